@@ -1,0 +1,626 @@
+"""Storage: SQLAlchemy models and the query functions. The only place with SQL.
+
+Functions take the session first, flush when they must, and never commit: the use
+cases own their transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    event,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.domain import Alert, EntryDraft, StoredArticle
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Feed(Base):
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))  # the admin's name for it
+    title: Mapped[str | None] = mapped_column(String(300))  # the feed's own title
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | gone
+    first_polled: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_check_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def display_name(self) -> str:
+        """The admin's name, else the feed's title, else its host."""
+        from urllib.parse import urlsplit
+
+        return self.name or self.title or urlsplit(self.url).hostname or self.url
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (UniqueConstraint("feed_id", "key", name="uq_articles_feed_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2048))
+    published: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(300), default="")
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Chat(Base):
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(16), default="private")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("chat_id", "query_norm", name="uq_subscriptions_chat_query"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("chats.id", ondelete="CASCADE"))
+    query: Mapped[str] = mapped_column(String(500))
+    query_norm: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """The outbox: one row per (chat, article), whatever number of subscriptions matched."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "article_id", name="uq_deliveries_chat_article"),
+        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("chats.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    terms: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of matched terms
+    # pending | sending | sent | failed | dropped | uncertain
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    tg_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+# --- engine and schema -----------------------------------------------------
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout and foreign keys."""
+    if url.startswith("sqlite"):
+        if sqlite3.sqlite_version_info < (3, 35):
+            raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old: RETURNING needs 3.35")
+        engine = create_async_engine(url, connect_args={"timeout": 5})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "bot:migrations")
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+async def upgrade_schema(engine: AsyncEngine) -> None:
+    """Apply every Alembic migration not yet applied."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+class Store:
+    """The engine's sessions, with writes serialized on SQLite (one writer at a time)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = make_sessions(engine)
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; nothing it does is committed."""
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction, committed on success, rolled back on error."""
+        if self._write_lock is None:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self.sessions() as session, session.begin():
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+# --- feeds -----------------------------------------------------------------
+
+
+async def add_feed(session: AsyncSession, url: str, name: str | None, now: datetime) -> tuple[Feed, bool]:
+    """Insert a feed unless its URL is stored; returns (feed, created)."""
+    stmt = (
+        _insert(session, Feed)
+        .values(url=url, name=name, state="active", first_polled=False, next_check_at=now,
+                error_count=0, created_at=now)
+        .on_conflict_do_nothing(index_elements=["url"])
+        .returning(Feed.id)
+    )
+    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    feed = (await session.execute(select(Feed).where(Feed.url == url))).scalar_one()
+    return feed, new_id is not None
+
+
+async def feed_by_url(session: AsyncSession, url: str) -> Feed | None:
+    return (await session.execute(select(Feed).where(Feed.url == url))).scalar_one_or_none()
+
+
+async def get_feed(session: AsyncSession, feed_id: int) -> Feed | None:
+    return await session.get(Feed, feed_id)
+
+
+async def list_feeds(session: AsyncSession) -> Sequence[Feed]:
+    return (await session.execute(select(Feed).order_by(Feed.id))).scalars().all()
+
+
+async def due_feeds(session: AsyncSession, now: datetime) -> Sequence[Feed]:
+    """Active feeds whose next check is due, the most overdue first."""
+    stmt = (
+        select(Feed)
+        .where(Feed.state == "active", Feed.next_check_at <= now)
+        .order_by(Feed.next_check_at)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def record_feed_success(
+    session: AsyncSession,
+    feed_id: int,
+    *,
+    now: datetime,
+    next_check_at: datetime,
+    etag: str | None,
+    last_modified: str | None,
+    body_sha256: str | None = None,
+    title: str | None = None,
+    url: str | None = None,
+) -> None:
+    """A good poll: validators kept, errors reset, next check scheduled."""
+    values: dict[str, Any] = dict(
+        next_check_at=next_check_at, error_count=0, failing_since=None, last_success_at=now,
+        first_polled=True,
+    )
+    if etag is not None or last_modified is not None:
+        values.update(etag=etag, last_modified=last_modified)
+    if body_sha256 is not None:
+        values["body_sha256"] = body_sha256
+    if title:
+        values["title"] = title[:300]
+    if url is not None:
+        taken = await session.execute(select(Feed.id).where(Feed.url == url, Feed.id != feed_id))
+        if taken.first() is None:
+            values["url"] = url
+    await session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+
+
+async def record_feed_failure(
+    session: AsyncSession, feed_id: int, *, now: datetime, error: str, next_check_at: datetime,
+    gone: bool = False,
+) -> None:
+    """A failed poll: counted on the row, with when the trouble began."""
+    await session.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)
+        .values(
+            error_count=Feed.error_count + 1,
+            last_error=error[:500],
+            failing_since=func.coalesce(Feed.failing_since, now),
+            next_check_at=next_check_at,
+            state="gone" if gone else Feed.state,
+        )
+    )
+
+
+async def remove_feed(session: AsyncSession, feed_id: int) -> bool:
+    result = await session.execute(delete(Feed).where(Feed.id == feed_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- articles --------------------------------------------------------------
+
+
+async def insert_new_articles(
+    session: AsyncSession, feed_id: int, drafts: Sequence[EntryDraft], now: datetime
+) -> list[StoredArticle]:
+    """Store entries not stored before; return only the rows really inserted."""
+    if not drafts:
+        return []
+    seen: set[str] = set()
+    rows = []
+    for d in drafts:
+        if d.key in seen:
+            continue
+        seen.add(d.key)
+        rows.append(
+            dict(feed_id=feed_id, key=d.key, title=d.title, link=d.link, published=d.published,
+                 summary=d.summary, content=d.content, author=d.author[:300], first_seen_at=now)
+        )
+    inserted: list[StoredArticle] = []
+    # Chunks keep each statement under the backends' bound-parameter limits.
+    for start in range(0, len(rows), 500):
+        stmt = (
+            _insert(session, Article)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["feed_id", "key"])
+            .returning(Article.id, Article.feed_id, Article.title, Article.summary, Article.content)
+        )
+        for r in (await session.execute(stmt)).all():
+            inserted.append(StoredArticle(id=r.id, feed_id=r.feed_id, title=r.title,
+                                          summary=r.summary, content=r.content))
+    return inserted
+
+
+async def get_article(session: AsyncSession, article_id: int) -> Article | None:
+    return await session.get(Article, article_id)
+
+
+async def latest_articles(session: AsyncSession, limit: int) -> Sequence[tuple[Article, str]]:
+    """The newest stored articles with their feed's name."""
+    stmt = (
+        select(Article, Feed.name)
+        .join(Feed, Feed.id == Article.feed_id)
+        .order_by(Article.published.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return [(a, n) for a, n in (await session.execute(stmt)).all()]
+
+
+async def count_articles(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count(Article.id)))).scalar_one())
+
+
+# --- chats and subscriptions -----------------------------------------------
+
+
+async def upsert_chat(
+    session: AsyncSession, chat_id: int, chat_type: str, language: str | None, now: datetime
+) -> Chat:
+    """Register a chat, or mark a known one active again (a /start after a block)."""
+    chat = await session.get(Chat, chat_id)
+    if chat is None:
+        chat = Chat(id=chat_id, type=chat_type, active=True, paused=False,
+                    language=language, created_at=now)
+        session.add(chat)
+    else:
+        chat.active = True
+        chat.type = chat_type
+    await session.flush()
+    return chat
+
+
+async def get_chat(session: AsyncSession, chat_id: int) -> Chat | None:
+    return await session.get(Chat, chat_id)
+
+
+async def set_chat_paused(session: AsyncSession, chat_id: int, paused: bool) -> None:
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(paused=paused))
+
+
+async def deactivate_chat(session: AsyncSession, chat_id: int) -> None:
+    """A chat that blocked the bot: inactive, and its queued alerts dropped."""
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(active=False))
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.chat_id == chat_id, Delivery.status == "pending")
+        .values(status="dropped", last_error="chat inactive")
+    )
+
+
+async def migrate_chat(session: AsyncSession, old_id: int, new_id: int, now: datetime) -> None:
+    """Move a group's subscriptions and queued alerts to its new supergroup id."""
+    old = await session.get(Chat, old_id)
+    if old is None:
+        return
+    if await session.get(Chat, new_id) is None:
+        session.add(Chat(id=new_id, type="supergroup", active=True, paused=old.paused,
+                         language=old.language, created_at=now))
+        await session.flush()
+    existing = set(
+        (await session.execute(select(Subscription.query_norm).where(Subscription.chat_id == new_id)))
+        .scalars().all()
+    )
+    for sub in (await session.execute(select(Subscription).where(Subscription.chat_id == old_id))).scalars():
+        if sub.query_norm in existing:
+            await session.delete(sub)
+        else:
+            sub.chat_id = new_id
+    taken = set(
+        (await session.execute(select(Delivery.article_id).where(Delivery.chat_id == new_id)))
+        .scalars().all()
+    )
+    for row in (await session.execute(select(Delivery).where(Delivery.chat_id == old_id))).scalars():
+        if row.article_id in taken:
+            await session.delete(row)
+        else:
+            row.chat_id = new_id
+    await session.flush()
+    await session.delete(old)
+    await session.flush()
+
+
+async def add_subscription(
+    session: AsyncSession, chat_id: int, query: str, query_norm: str, now: datetime
+) -> tuple[Subscription, bool]:
+    """Insert a subscription unless the chat has the same one; returns (sub, created)."""
+    stmt = (
+        _insert(session, Subscription)
+        .values(chat_id=chat_id, query=query, query_norm=query_norm, created_at=now)
+        .on_conflict_do_nothing(index_elements=["chat_id", "query_norm"])
+        .returning(Subscription.id)
+    )
+    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    sub = (
+        await session.execute(
+            select(Subscription).where(Subscription.chat_id == chat_id,
+                                       Subscription.query_norm == query_norm)
+        )
+    ).scalar_one()
+    return sub, new_id is not None
+
+
+async def count_subscriptions(session: AsyncSession, chat_id: int) -> int:
+    stmt = select(func.count(Subscription.id)).where(Subscription.chat_id == chat_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def list_subscriptions(session: AsyncSession, chat_id: int) -> Sequence[Subscription]:
+    stmt = select(Subscription).where(Subscription.chat_id == chat_id).order_by(Subscription.id)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def remove_subscriptions(
+    session: AsyncSession, chat_id: int, *, sub_id: int | None = None, query_norm: str | None = None
+) -> list[Subscription]:
+    """Delete the chat's subscriptions by id, by query, or all; returns what was removed."""
+    stmt = select(Subscription).where(Subscription.chat_id == chat_id)
+    if sub_id is not None:
+        stmt = stmt.where(Subscription.id == sub_id)
+    if query_norm is not None:
+        stmt = stmt.where(Subscription.query_norm == query_norm)
+    subs = list((await session.execute(stmt)).scalars().all())
+    for sub in subs:
+        await session.delete(sub)
+    await session.flush()
+    return subs
+
+
+async def receptive_chats(session: AsyncSession, chat_ids: Iterable[int]) -> set[int]:
+    """Those of the chats that are active and not paused."""
+    ids = list(set(chat_ids))
+    found: set[int] = set()
+    for start in range(0, len(ids), 500):
+        stmt = select(Chat.id).where(
+            Chat.id.in_(ids[start : start + 500]), Chat.active.is_(True), Chat.paused.is_(False)
+        )
+        found.update((await session.execute(stmt)).scalars().all())
+    return found
+
+
+async def active_subscriptions(session: AsyncSession) -> list[tuple[int, int, str]]:
+    """(subscription id, chat id, query) of every active, unpaused chat."""
+    stmt = (
+        select(Subscription.id, Subscription.chat_id, Subscription.query)
+        .join(Chat, Chat.id == Subscription.chat_id)
+        .where(Chat.active.is_(True), Chat.paused.is_(False))
+        .order_by(Subscription.id)
+    )
+    return [(r[0], r[1], r[2]) for r in (await session.execute(stmt)).all()]
+
+
+# --- the outbox ------------------------------------------------------------
+
+
+async def enqueue_alerts(session: AsyncSession, alerts: Iterable[Alert], now: datetime) -> int:
+    """Write alerts to the outbox; a (chat, article) already there is left alone."""
+    rows = [
+        dict(chat_id=a.chat_id, article_id=a.article_id, terms=json.dumps(list(a.terms), ensure_ascii=False),
+             status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        for a in alerts
+    ]
+    count = 0
+    for start in range(0, len(rows), 500):
+        stmt = (
+            _insert(session, Delivery)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["chat_id", "article_id"])
+            .returning(Delivery.id)
+        )
+        count += len((await session.execute(stmt)).all())
+    return count
+
+
+async def due_deliveries(
+    session: AsyncSession, now: datetime, *, exclude_chats: Iterable[int], limit: int
+) -> Sequence[Delivery]:
+    """Pending rows that are due, oldest first, for chats not already in flight."""
+    stmt = (
+        select(Delivery)
+        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    excluded = list(exclude_chats)
+    if excluded:
+        stmt = stmt.where(Delivery.chat_id.not_in(excluded))
+    return (await session.execute(stmt)).scalars().all()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryContext:
+    delivery: Delivery
+    article: Article
+    feed_name: str
+    chat: Chat
+
+
+async def delivery_context(session: AsyncSession, delivery_id: int) -> DeliveryContext | None:
+    """A pending row with what it takes to render and address it."""
+    stmt = (
+        select(Delivery, Article, Feed, Chat)
+        .join(Article, Article.id == Delivery.article_id)
+        .join(Feed, Feed.id == Article.feed_id)
+        .join(Chat, Chat.id == Delivery.chat_id)
+        .where(Delivery.id == delivery_id)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    delivery, article, feed, chat = row
+    return DeliveryContext(delivery, article, feed.display_name, chat)
+
+
+async def next_delivery_time(session: AsyncSession) -> datetime | None:
+    stmt = select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
+    value = (await session.execute(stmt)).scalar_one_or_none()
+    if isinstance(value, datetime):
+        return UTCDateTime().process_result_value(value, session.get_bind().dialect)
+    return None
+
+
+async def claim_delivery(session: AsyncSession, delivery_id: int) -> bool:
+    """Move a pending row to 'sending'; False when someone else took it first."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "pending")
+        .values(status="sending", attempts=Delivery.attempts + 1)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def finish_delivery(
+    session: AsyncSession,
+    delivery_id: int,
+    status: str,
+    *,
+    now: datetime,
+    error: str | None = None,
+    message_id: int | None = None,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    """Record a send's outcome on its row."""
+    values: dict[str, Any] = {"status": status, "last_error": error[:500] if error else None}
+    if status == "sent":
+        values.update(sent_at=now, tg_message_id=message_id)
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+async def mark_interrupted_sends(session: AsyncSession) -> int:
+    """Rows left 'sending' by a killed process: never resent, counted as uncertain."""
+    result = await session.execute(
+        update(Delivery).where(Delivery.status == "sending").values(status="uncertain")
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delivery_counts(session: AsyncSession) -> dict[str, int]:
+    stmt = select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)
+    return {status: int(n) for status, n in (await session.execute(stmt)).all()}

@@ -1,0 +1,85 @@
+"""Shared value types and error types. A leaf: imports nothing of ours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class NewsbotError(Exception):
+    """Base of our expected errors; the message is short and safe to show."""
+
+
+class UserInputError(NewsbotError):
+    """A chat command's arguments are wrong; the message is the reply."""
+
+
+class FetchError(NewsbotError):
+    """A feed could not be fetched: 'HTTP 404', 'timeout', 'too large', ..."""
+
+
+class ParseError(NewsbotError):
+    """A feed was fetched but is not a usable feed: 'not a feed', 'invalid XML'."""
+
+
+class ConfigError(NewsbotError):
+    """The configuration is invalid; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """One feed entry normalized to plain values, ready to store."""
+
+    key: str  # stable identity within the feed (sha256 hex)
+    title: str  # plain text
+    link: str | None  # absolute http(s) URL or None
+    published: datetime  # aware UTC; the fetch time when the feed gives none
+    summary: str = ""  # plain text
+    content: str = ""  # plain text
+    author: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document."""
+
+    title: str
+    entries: list[EntryDraft]
+    bozo: bool = False  # feedparser could parse it, but it was not well-formed
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one successful HTTP fetch (200 or 304)."""
+
+    status: int  # 200, or 304 when unchanged
+    url: str  # final URL after redirects
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    moved_to: str | None = None  # set when every redirect hop was permanent (301/308)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as the matcher sees it: id plus plain text."""
+
+    id: int
+    feed_id: int
+    title: str
+    summary: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One message owed to one chat for one article, with every matched term."""
+
+    chat_id: int
+    article_id: int
+    terms: tuple[str, ...]
