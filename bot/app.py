@@ -45,10 +45,12 @@ def build_application(settings: Settings, services: Services) -> Application[Any
     """The PTB application pointed at the configured Bot API server."""
     root = settings.telegram.api_base_url
     # Long read timeouts make "sent but the answer was lost" (a possible duplicate) rare.
-    request = HTTPXRequest(connection_pool_size=32, connect_timeout=10, read_timeout=20,
-                           write_timeout=20, pool_timeout=5)
-    updates_request = HTTPXRequest(connection_pool_size=2, connect_timeout=10, read_timeout=20,
-                                   write_timeout=20, pool_timeout=5)
+    request = HTTPXRequest(
+        connection_pool_size=32, connect_timeout=10, read_timeout=20, write_timeout=20, pool_timeout=5
+    )
+    updates_request = HTTPXRequest(
+        connection_pool_size=2, connect_timeout=10, read_timeout=20, write_timeout=20, pool_timeout=5
+    )
     app = (
         ApplicationBuilder()
         .token(settings.token)
@@ -67,7 +69,9 @@ def build_application(settings: Settings, services: Services) -> Application[Any
 class Runtime:
     """Everything the bot runs, started and stopped in order."""
 
-    def __init__(self, settings: Settings, *, poll_timeout: float = 10.0, first_tick: float | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, poll_timeout: float = 10.0, first_tick: float | None = None
+    ) -> None:
         self.settings = settings
         self.poll_timeout = poll_timeout
         # Random delay before the first tick, so restarts of many bots do not stampede hosts.
@@ -78,6 +82,7 @@ class Runtime:
         self.app = build_application(settings, self.services)
         self.http: aiohttp.ClientSession | None = None
         self.stopped = asyncio.Event()
+        self._locked = False
 
     @property
     def poller(self) -> Poller:
@@ -91,6 +96,7 @@ class Runtime:
     async def start(self) -> None:
         """Lock the database, migrate, seed, index, then start the bot, the poller and the outbox."""
         await self.lock.acquire()
+        self._locked = True
         logger.info("database url=%s", self.store.engine.url.render_as_string(hide_password=True))
         await db.upgrade_schema(self.store.engine)
         await self._seed_feeds()
@@ -101,15 +107,24 @@ class Runtime:
         self.http = feeds.make_http_session(limits)
         polling = self.settings.polling
         self.services.poller = Poller(
-            self.store, self.http, limits, self.services.index,
-            interval=polling.interval_seconds, max_backoff=polling.max_backoff_seconds,
-            concurrency=polling.concurrency, on_alerts=lambda: self.outbox.wake(),
+            self.store,
+            self.http,
+            limits,
+            self.services.index,
+            interval=polling.interval_seconds,
+            max_backoff=polling.max_backoff_seconds,
+            concurrency=polling.concurrency,
+            on_alerts=lambda: self.outbox.wake(),
         )
         d = self.settings.delivery
         self.services.outbox = Outbox(
-            self.store, self.app.bot,
-            pacing=Pacing(float(d.global_per_second), float(d.per_chat_per_second), float(d.group_per_minute)),
-            parallel_chats=d.parallel_chats, max_backoff=d.max_backoff_seconds,
+            self.store,
+            self.app.bot,
+            pacing=Pacing(
+                float(d.global_per_second), float(d.per_chat_per_second), float(d.group_per_minute)
+            ),
+            parallel_chats=d.parallel_chats,
+            max_backoff=d.max_backoff_seconds,
             on_fatal=self.request_stop,
         )
         await self.app.initialize()
@@ -117,12 +132,18 @@ class Runtime:
         await self.outbox.start()
         await self.app.start()
         assert self.app.updater is not None
-        await self.app.updater.start_polling(timeout=int(self.poll_timeout), poll_interval=0,
-                                             drop_pending_updates=False,
-                                             allowed_updates=["message", "callback_query"])
+        await self.app.updater.start_polling(
+            timeout=int(self.poll_timeout),
+            poll_interval=0,
+            drop_pending_updates=False,
+            allowed_updates=["message", "callback_query"],
+        )
         assert self.app.job_queue is not None
         self.app.job_queue.run_repeating(
-            self._tick, interval=polling.interval_seconds, first=self.first_tick, name="poll",
+            self._tick,
+            interval=polling.interval_seconds,
+            first=self.first_tick,
+            name="poll",
             job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         )
         logger.info("newsbot started interval=%ss", polling.interval_seconds)
@@ -140,8 +161,10 @@ class Runtime:
                     logger.info("feed seeded from config url=%s", redact(url))
 
     async def _set_commands(self) -> None:
-        commands = [BotCommand(name, (fn.__doc__ or name).split(":", 1)[-1].strip()[:256])
-                    for name, fn in handlers.USER_COMMANDS.items()]
+        commands = [
+            BotCommand(name, (fn.__doc__ or name).split(":", 1)[-1].strip()[:256])
+            for name, fn in handlers.USER_COMMANDS.items()
+        ]
         try:
             await self.app.bot.set_my_commands(commands)
         except TelegramError as exc:  # a menu is a nicety; the bot runs without it
@@ -152,6 +175,9 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop taking updates, let sends in flight finish briefly, close everything."""
+        if not self._locked:  # refused at the lock: nothing was started
+            await self.store.close()
+            return
         app = self.app
         if app.updater is not None and app.updater.running:
             await app.updater.stop()

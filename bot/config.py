@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -116,9 +117,10 @@ def _describe(error: dict[str, Any]) -> str:
     return f"config error: {key}: {msg}"
 
 
-def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> Settings:
+def parse_settings(data: dict[str, Any], env: Mapping[str, str] | None = None) -> Settings:
     """Validate a config mapping; the environment's token wins over the file's."""
-    env = os.environ if env is None else env
+    if env is None:
+        env = os.environ
     data = dict(data)
     token = env.get(TOKEN_ENV)
     if token:
@@ -128,10 +130,10 @@ def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> S
         return Settings.model_validate(data)
     except ValidationError as exc:
         # One line naming the first bad key; never the value (it may be the token).
-        raise ConfigError(_describe(exc.errors(include_input=False)[0])) from None
+        raise ConfigError(_describe(dict(exc.errors(include_input=False)[0]))) from None
 
 
-def load_settings(path: Path, env: dict[str, str] | None = None) -> Settings:
+def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate a TOML config file."""
     try:
         raw = path.read_bytes()

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    event,
     Boolean,
     DateTime,
     Dialect,
@@ -29,6 +28,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     delete,
+    event,
     func,
     select,
     update,
@@ -238,8 +238,15 @@ async def add_feed(session: AsyncSession, url: str, name: str | None, now: datet
     """Insert a feed unless its URL is stored; returns (feed, created)."""
     stmt = (
         _insert(session, Feed)
-        .values(url=url, name=name, state="active", first_polled=False, next_check_at=now,
-                error_count=0, created_at=now)
+        .values(
+            url=url,
+            name=name,
+            state="active",
+            first_polled=False,
+            next_check_at=now,
+            error_count=0,
+            created_at=now,
+        )
         .on_conflict_do_nothing(index_elements=["url"])
         .returning(Feed.id)
     )
@@ -260,13 +267,11 @@ async def list_feeds(session: AsyncSession) -> Sequence[Feed]:
     return (await session.execute(select(Feed).order_by(Feed.id))).scalars().all()
 
 
-async def due_feeds(session: AsyncSession, now: datetime) -> Sequence[Feed]:
-    """Active feeds whose next check is due, the most overdue first."""
-    stmt = (
-        select(Feed)
-        .where(Feed.state == "active", Feed.next_check_at <= now)
-        .order_by(Feed.next_check_at)
-    )
+async def due_feeds(session: AsyncSession, now: datetime | None) -> Sequence[Feed]:
+    """Active feeds whose next check is due (every active one when `now` is None), most overdue first."""
+    stmt = select(Feed).where(Feed.state == "active").order_by(Feed.next_check_at)
+    if now is not None:
+        stmt = stmt.where(Feed.next_check_at <= now)
     return (await session.execute(stmt)).scalars().all()
 
 
@@ -284,7 +289,10 @@ async def record_feed_success(
 ) -> None:
     """A good poll: validators kept, errors reset, next check scheduled."""
     values: dict[str, Any] = dict(
-        next_check_at=next_check_at, error_count=0, failing_since=None, last_success_at=now,
+        next_check_at=next_check_at,
+        error_count=0,
+        failing_since=None,
+        last_success_at=now,
         first_polled=True,
     )
     if etag is not None or last_modified is not None:
@@ -301,7 +309,12 @@ async def record_feed_success(
 
 
 async def record_feed_failure(
-    session: AsyncSession, feed_id: int, *, now: datetime, error: str, next_check_at: datetime,
+    session: AsyncSession,
+    feed_id: int,
+    *,
+    now: datetime,
+    error: str,
+    next_check_at: datetime,
     gone: bool = False,
 ) -> None:
     """A failed poll: counted on the row, with when the trouble began."""
@@ -339,8 +352,17 @@ async def insert_new_articles(
             continue
         seen.add(d.key)
         rows.append(
-            dict(feed_id=feed_id, key=d.key, title=d.title, link=d.link, published=d.published,
-                 summary=d.summary, content=d.content, author=d.author[:300], first_seen_at=now)
+            dict(
+                feed_id=feed_id,
+                key=d.key,
+                title=d.title,
+                link=d.link,
+                published=d.published,
+                summary=d.summary,
+                content=d.content,
+                author=d.author[:300],
+                first_seen_at=now,
+            )
         )
     inserted: list[StoredArticle] = []
     # Chunks keep each statement under the backends' bound-parameter limits.
@@ -352,8 +374,9 @@ async def insert_new_articles(
             .returning(Article.id, Article.feed_id, Article.title, Article.summary, Article.content)
         )
         for r in (await session.execute(stmt)).all():
-            inserted.append(StoredArticle(id=r.id, feed_id=r.feed_id, title=r.title,
-                                          summary=r.summary, content=r.content))
+            inserted.append(
+                StoredArticle(id=r.id, feed_id=r.feed_id, title=r.title, summary=r.summary, content=r.content)
+            )
     return inserted
 
 
@@ -362,14 +385,14 @@ async def get_article(session: AsyncSession, article_id: int) -> Article | None:
 
 
 async def latest_articles(session: AsyncSession, limit: int) -> Sequence[tuple[Article, str]]:
-    """The newest stored articles with their feed's name."""
+    """The newest stored articles with their feed's display name."""
     stmt = (
-        select(Article, Feed.name)
+        select(Article, Feed)
         .join(Feed, Feed.id == Article.feed_id)
         .order_by(Article.published.desc(), Article.id.desc())
         .limit(limit)
     )
-    return [(a, n) for a, n in (await session.execute(stmt)).all()]
+    return [(a, f.display_name) for a, f in (await session.execute(stmt)).all()]
 
 
 async def count_articles(session: AsyncSession) -> int:
@@ -385,8 +408,7 @@ async def upsert_chat(
     """Register a chat, or mark a known one active again (a /start after a block)."""
     chat = await session.get(Chat, chat_id)
     if chat is None:
-        chat = Chat(id=chat_id, type=chat_type, active=True, paused=False,
-                    language=language, created_at=now)
+        chat = Chat(id=chat_id, type=chat_type, active=True, paused=False, language=language, created_at=now)
         session.add(chat)
     else:
         chat.active = True
@@ -419,12 +441,21 @@ async def migrate_chat(session: AsyncSession, old_id: int, new_id: int, now: dat
     if old is None:
         return
     if await session.get(Chat, new_id) is None:
-        session.add(Chat(id=new_id, type="supergroup", active=True, paused=old.paused,
-                         language=old.language, created_at=now))
+        session.add(
+            Chat(
+                id=new_id,
+                type="supergroup",
+                active=True,
+                paused=old.paused,
+                language=old.language,
+                created_at=now,
+            )
+        )
         await session.flush()
     existing = set(
         (await session.execute(select(Subscription.query_norm).where(Subscription.chat_id == new_id)))
-        .scalars().all()
+        .scalars()
+        .all()
     )
     for sub in (await session.execute(select(Subscription).where(Subscription.chat_id == old_id))).scalars():
         if sub.query_norm in existing:
@@ -432,8 +463,7 @@ async def migrate_chat(session: AsyncSession, old_id: int, new_id: int, now: dat
         else:
             sub.chat_id = new_id
     taken = set(
-        (await session.execute(select(Delivery.article_id).where(Delivery.chat_id == new_id)))
-        .scalars().all()
+        (await session.execute(select(Delivery.article_id).where(Delivery.chat_id == new_id))).scalars().all()
     )
     for row in (await session.execute(select(Delivery).where(Delivery.chat_id == old_id))).scalars():
         if row.article_id in taken:
@@ -458,8 +488,7 @@ async def add_subscription(
     new_id = (await session.execute(stmt)).scalar_one_or_none()
     sub = (
         await session.execute(
-            select(Subscription).where(Subscription.chat_id == chat_id,
-                                       Subscription.query_norm == query_norm)
+            select(Subscription).where(Subscription.chat_id == chat_id, Subscription.query_norm == query_norm)
         )
     ).scalar_one()
     return sub, new_id is not None
@@ -520,8 +549,15 @@ async def active_subscriptions(session: AsyncSession) -> list[tuple[int, int, st
 async def enqueue_alerts(session: AsyncSession, alerts: Iterable[Alert], now: datetime) -> int:
     """Write alerts to the outbox; a (chat, article) already there is left alone."""
     rows = [
-        dict(chat_id=a.chat_id, article_id=a.article_id, terms=json.dumps(list(a.terms), ensure_ascii=False),
-             status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        dict(
+            chat_id=a.chat_id,
+            article_id=a.article_id,
+            terms=json.dumps(list(a.terms), ensure_ascii=False),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
         for a in alerts
     ]
     count = 0
@@ -591,7 +627,7 @@ async def claim_delivery(session: AsyncSession, delivery_id: int) -> bool:
         .where(Delivery.id == delivery_id, Delivery.status == "pending")
         .values(status="sending", attempts=Delivery.attempts + 1)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def finish_delivery(

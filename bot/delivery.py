@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -33,8 +34,14 @@ from bot import db, render
 
 logger = logging.getLogger(__name__)
 
-GONE_CHAT_ERRORS = ("chat not found", "have no rights", "not enough rights",
-                    "need administrator rights", "topic_closed", "user is deactivated")
+GONE_CHAT_ERRORS = (
+    "chat not found",
+    "have no rights",
+    "not enough rights",
+    "need administrator rights",
+    "topic_closed",
+    "user is deactivated",
+)
 MAX_BUG_ATTEMPTS = 5
 
 
@@ -82,7 +89,9 @@ class Pacer:
         bucket = self.chats.get(chat_id)
         if bucket is None:
             if len(self.chats) > 4096:  # forget idle chats; a full bucket is the same as a new one
-                self.chats = {k: b for k, b in self.chats.items() if b.wait_time() > 0 or b.tokens < b.capacity}
+                self.chats = {
+                    k: b for k, b in self.chats.items() if b.wait_time() > 0 or b.tokens < b.capacity
+                }
             if chat_id < 0:
                 bucket = TokenBucket(self.pacing.group_per_minute / 60, 1.0)
             else:
@@ -168,10 +177,8 @@ class Outbox:
             if self._stopping:
                 break
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
 
     async def _dispatch(self) -> float:
         """Start sends for due rows of idle chats; return how long to sleep."""
@@ -189,7 +196,7 @@ class Outbox:
                 continue
             task = asyncio.create_task(self._deliver(row.id), name=f"send-{row.id}")
             self._inflight[row.chat_id] = task
-            task.add_done_callback(lambda t, chat=row.chat_id: self._done(chat, t))
+            task.add_done_callback(functools.partial(self._done, row.chat_id))
         if rows:
             return 5.0  # a finishing send wakes the loop
         if next_at is None:
@@ -225,12 +232,20 @@ class Outbox:
         chat_id = ctx.chat.id
         if not ctx.chat.active or ctx.chat.paused:
             async with self.store.write() as session:
-                await db.finish_delivery(session, delivery_id, "dropped", now=self.clock(),
-                                         error="chat paused" if ctx.chat.paused else "chat inactive")
+                await db.finish_delivery(
+                    session,
+                    delivery_id,
+                    "dropped",
+                    now=self.clock(),
+                    error="chat paused" if ctx.chat.paused else "chat inactive",
+                )
             return
         view = render.AlertView(
-            title=ctx.article.title, link=ctx.article.link, feed_name=ctx.feed_name,
-            published=ctx.article.published, summary=ctx.article.summary or ctx.article.content,
+            title=ctx.article.title,
+            link=ctx.article.link,
+            feed_name=ctx.feed_name,
+            published=ctx.article.published,
+            summary=ctx.article.summary or ctx.article.content,
             terms=json.loads(ctx.delivery.terms),
         )
         await self.pacer.acquire(chat_id)
@@ -247,8 +262,11 @@ class Outbox:
             message = await self._send_html_or_plain(chat_id, view)
             outcome = ("sent", None, message, None)
         except RetryAfter as exc:
-            wait = float(exc.retry_after.total_seconds()) if isinstance(exc.retry_after, timedelta) \
+            wait = (
+                float(exc.retry_after.total_seconds())
+                if isinstance(exc.retry_after, timedelta)
                 else float(exc.retry_after)
+            )
             self.pacer.close_gate(wait + 0.5)
             logger.warning("telegram flood wait chat_id=%s retry_after=%.1fs", chat_id, wait)
             outcome = ("pending", "429 retry after", None, self.clock() + timedelta(seconds=wait + 0.5))
@@ -285,16 +303,24 @@ class Outbox:
             outcome = (status, f"internal: {type(exc).__name__}", None, self._backoff(attempts))
         status, error, message_id, next_at = outcome
         async with self.store.write() as session:
-            await db.finish_delivery(session, delivery_id, status, now=self.clock(), error=error,
-                                     message_id=message_id, next_attempt_at=next_at)
+            await db.finish_delivery(
+                session,
+                delivery_id,
+                status,
+                now=self.clock(),
+                error=error,
+                message_id=message_id,
+                next_attempt_at=next_at,
+            )
         logger.info("delivery done delivery_id=%s chat_id=%s status=%s", delivery_id, chat_id, status)
 
     async def _send_html_or_plain(self, chat_id: int, view: render.AlertView) -> int:
         """Send as HTML; once, as plain text, if Telegram cannot parse our HTML."""
         options = LinkPreviewOptions(is_disabled=True)
         try:
-            msg = await self.bot.send_message(chat_id, render.alert_html(view), parse_mode="HTML",
-                                              link_preview_options=options)
+            msg = await self.bot.send_message(
+                chat_id, render.alert_html(view), parse_mode="HTML", link_preview_options=options
+            )
         except BadRequest as exc:
             if "can't parse entities" not in exc.message.lower():
                 raise

@@ -31,7 +31,9 @@ class RedactTokens(logging.Filter):
         return True
 
 
-def setup_logging(level: int = logging.INFO, stream: TextIO | None = None, secrets: list[str] | None = None) -> None:
+def setup_logging(
+    level: int = logging.INFO, stream: TextIO | None = None, secrets: list[str] | None = None
+) -> None:
     """Root handler with redaction; chatty libraries turned down."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

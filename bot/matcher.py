@@ -21,7 +21,9 @@ MAX_TERMS = 10
 
 _WORD = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"))
+_ZERO_WIDTH = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e")
+)
 
 
 def normalize(text: str) -> str:
@@ -86,7 +88,7 @@ def parse_query(text: str) -> Query:
     if len(text) > MAX_QUERY_CHARS:
         raise UserInputError(f"the query is longer than {MAX_QUERY_CHARS} characters")
     if text.count('"') % 2:
-        raise UserInputError(f'unclosed quote at position {text.rfind(chr(34)) + 1}')
+        raise UserInputError(f"unclosed quote at position {text.rfind(chr(34)) + 1}")
     include: list[Term] = []
     exclude: list[Term] = []
     for m in _TOKEN.finditer(text):

@@ -134,8 +134,15 @@ ADMIN_HELP = [("/addfeed URL [NAME]", "add a feed (fetched once to check it)")]
 
 def help_text(admin: bool, welcome: bool = False) -> str:
     """The command list and the query syntax."""
-    lines = ["👋 <b>newsbot</b> sends you an alert when a news feed publishes an article "
-             "that matches your keywords.", ""] if welcome else []
+    lines = (
+        [
+            "👋 <b>newsbot</b> sends you an alert when a news feed publishes an article "
+            "that matches your keywords.",
+            "",
+        ]
+        if welcome
+        else []
+    )
     lines.append("<b>Commands</b>")
     lines += [f"{esc(cmd)} — {esc(what)}" for cmd, what in USER_HELP + (ADMIN_HELP if admin else [])]
     lines += [
@@ -143,7 +150,7 @@ def help_text(admin: bool, welcome: bool = False) -> str:
         "<b>Queries</b>",
         "Words match whole words, ignoring case and accents: <code>nato</code> finds “NATO's”, "
         "not “NATOPOLIS”. Chinese, Japanese and Korean terms match anywhere in the text: "
-        "<code>乌克兰</code>. Several words must all appear; <code>\"climate change\"</code> is a phrase; "
+        '<code>乌克兰</code>. Several words must all appear; <code>"climate change"</code> is a phrase; '
         "<code>-sport</code> excludes.",
     ]
     return "\n".join(lines)
@@ -178,14 +185,22 @@ def paused_text(paused: bool) -> str:
 
 
 class FeedLike(Protocol):
-    id: int
-    url: str
-    display_name: str
-    state: str
-    error_count: int
-    last_error: str | None
-    last_success_at: datetime | None
-    next_check_at: datetime
+    @property
+    def id(self) -> int: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def last_success_at(self) -> datetime | None: ...
+    @property
+    def next_check_at(self) -> datetime: ...
 
 
 def _display_url(url: str) -> str:
@@ -215,14 +230,19 @@ def feed_list(feeds: Sequence[FeedLike], *, admin: bool) -> list[str]:
 def feed_added(feed: FeedLike, created: bool, items: int) -> str:
     if not created:
         return f"This feed is already added as #{feed.id} <b>{esc(clip(feed.display_name, 100))}</b>."
-    return (f"✅ Added feed #{feed.id} <b>{esc(clip(feed.display_name, 100))}</b> with {items} items. "
-            "Its current items are stored, not alerted.")
+    return (
+        f"✅ Added feed #{feed.id} <b>{esc(clip(feed.display_name, 100))}</b> with {items} items. "
+        "Its current items are stored, not alerted."
+    )
 
 
 class ArticleLike(Protocol):
-    title: str
-    link: str | None
-    published: datetime
+    @property
+    def title(self) -> str: ...
+    @property
+    def link(self) -> str | None: ...
+    @property
+    def published(self) -> datetime: ...
 
 
 def age(when: datetime, now: datetime) -> str:

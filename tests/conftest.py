@@ -101,7 +101,8 @@ class Bots:
 
 
 @pytest.fixture
-async def bots() -> AsyncIterator[Bots]:
+async def bots(bot_api: FakeBotApi, feed_server: FeedServer) -> AsyncIterator[Bots]:
+    """Stopped before the fakes it talks to."""
     b = Bots()
     yield b
     for runtime in list(b.running):

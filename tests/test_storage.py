@@ -102,21 +102,35 @@ async def test_feed_failure_and_recovery_are_recorded(store: db.Store) -> None:
     async with store.write() as s:
         feed, _ = await db.add_feed(s, "https://e.com/feed", None, NOW)
         await db.record_feed_failure(s, feed.id, now=NOW, error="HTTP 500", next_check_at=NOW)
-        await db.record_feed_failure(s, feed.id, now=NOW + timedelta(hours=1), error="timeout",
-                                     next_check_at=NOW)
+        await db.record_feed_failure(
+            s, feed.id, now=NOW + timedelta(hours=1), error="timeout", next_check_at=NOW
+        )
     async with store.read() as s:
         row = await db.get_feed(s, feed.id)
         assert row is not None
         assert (row.error_count, row.last_error, row.failing_since) == (2, "timeout", NOW)
         assert row.display_name == "e.com"
     async with store.write() as s:
-        await db.record_feed_success(s, feed.id, now=NOW, next_check_at=NOW, etag='"x"', last_modified=None,
-                                     title="E News", url="https://e.com/new-feed")
+        await db.record_feed_success(
+            s,
+            feed.id,
+            now=NOW,
+            next_check_at=NOW,
+            etag='"x"',
+            last_modified=None,
+            title="E News",
+            url="https://e.com/new-feed",
+        )
     async with store.read() as s:
         row = await db.get_feed(s, feed.id)
         assert row is not None
         assert (row.error_count, row.failing_since, row.etag, row.url, row.display_name) == (
-            0, None, '"x"', "https://e.com/new-feed", "E News")
+            0,
+            None,
+            '"x"',
+            "https://e.com/new-feed",
+            "E News",
+        )
 
 
 async def test_second_process_on_the_same_database_is_refused(store: db.Store) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from functools import wraps
 
 from telegram import Update
@@ -15,7 +16,7 @@ from bot.services import BotContext
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Update, BotContext], Awaitable[None]]
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
 def admin_only(handler: Handler) -> Handler:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot import db, render
@@ -34,7 +35,7 @@ async def _reply(update: Update, texts: list[str]) -> None:
         await message.reply_html(text, disable_web_page_preview=True)
 
 
-async def _reindex_chat(context: BotContext, session: db.AsyncSession, chat_id: int, active: bool) -> None:
+async def _reindex_chat(context: BotContext, session: AsyncSession, chat_id: int, active: bool) -> None:
     """Put a chat's subscriptions in the live index, or take them out."""
     index = context.services.index
     for sub in await db.list_subscriptions(session, chat_id):
@@ -60,7 +61,7 @@ async def help_(update: Update, context: BotContext) -> None:
     await _reply(update, [render.help_text(is_admin(update, context))])
 
 
-async def _ensure_chat(context: BotContext, session: db.AsyncSession, update: Update) -> db.Chat:
+async def _ensure_chat(context: BotContext, session: AsyncSession, update: Update) -> db.Chat:
     chat = update.effective_chat
     assert chat is not None
     row = await db.get_chat(session, chat.id)
@@ -74,7 +75,9 @@ async def subscribe(update: Update, context: BotContext) -> None:
     """/subscribe QUERY: add a keyword subscription for this chat."""
     text = " ".join(context.args or [])
     if not text.strip():
-        raise UserInputError("Usage: /subscribe QUERY — for example /subscribe nato or /subscribe \"climate change\"")
+        raise UserInputError(
+            'Usage: /subscribe QUERY — for example /subscribe nato or /subscribe "climate change"'
+        )
     query = parse_query(text)
     limit = context.services.settings.limits.subscriptions_per_chat
     async with context.services.store.write() as session:
@@ -91,7 +94,9 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
     """/unsubscribe ID | QUERY | all: remove subscriptions of this chat."""
     text = " ".join(context.args or []).strip()
     if not text:
-        raise UserInputError("Usage: /unsubscribe ID, /unsubscribe QUERY or /unsubscribe all (see /list for ids)")
+        raise UserInputError(
+            "Usage: /unsubscribe ID, /unsubscribe QUERY or /unsubscribe all (see /list for ids)"
+        )
     chat = update.effective_chat
     assert chat is not None
     async with context.services.store.write() as session:
