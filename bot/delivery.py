@@ -110,6 +110,11 @@ class Pacer:
                 return
             await asyncio.sleep(wait)
 
+    async def wait_gate(self) -> None:
+        """Hold a send that was paced before a RetryAfter closed the gate."""
+        while (wait := self.gate_until - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
     def close_gate(self, seconds: float) -> None:
         self.gate_until = max(self.gate_until, time.monotonic() + seconds)
 
@@ -317,6 +322,7 @@ class Outbox:
     async def _send_html_or_plain(self, chat_id: int, view: render.AlertView) -> int:
         """Send as HTML; once, as plain text, if Telegram cannot parse our HTML."""
         options = LinkPreviewOptions(is_disabled=True)
+        await self.pacer.wait_gate()
         try:
             msg = await self.bot.send_message(
                 chat_id, render.alert_html(view), parse_mode="HTML", link_preview_options=options

@@ -33,9 +33,22 @@ GOOD = {"telegram": {"token": TOKEN}}
         ({**GOOD, "feeds": [{"url": "file:///etc/passwd"}]}, "feeds.0.url"),
         ({**GOOD, "surprise": 1}, "surprise"),
     ],
-    ids=["no-telegram", "no-token", "empty-token", "unknown-key", "interval-0", "interval-negative",
-         "interval-string", "bool-string", "api-scheme", "api-not-url", "admins-type", "db-url",
-         "feed-url", "unknown-section"],
+    ids=[
+        "no-telegram",
+        "no-token",
+        "empty-token",
+        "unknown-key",
+        "interval-0",
+        "interval-negative",
+        "interval-string",
+        "bool-string",
+        "api-scheme",
+        "api-not-url",
+        "admins-type",
+        "db-url",
+        "feed-url",
+        "unknown-section",
+    ],
 )
 def test_bad_config_names_the_key(data: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -61,8 +74,10 @@ def test_defaults_follow_the_contract() -> None:
 @pytest.mark.parametrize(
     ("toml", "key"),
     [
-        ('[telegram]\ntoken = "123456:SECRET-token-value"\n[polling]\ninterval_seconds = "300"\n',
-         "polling.interval_seconds"),
+        (
+            '[telegram]\ntoken = "123456:SECRET-token-value"\n[polling]\ninterval_seconds = "300"\n',
+            "polling.interval_seconds",
+        ),
         ("[telegram]\n", "telegram.token"),
         ('[telegram]\ntoken = "123456:SECRET-token-value"\napi_base_url = "nope"\n', "telegram.api_base_url"),
         ('[telegram]\ntoken = "123456:SECRET-token-value"\nextra = 1\n', "telegram.extra"),
@@ -73,8 +88,13 @@ def test_process_exits_2_with_one_line(tmp_path: Path, toml: str, key: str) -> N
     path = tmp_path / "config.toml"
     path.write_text(toml)
     env = {"PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "bot", "--config", str(path)],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and key in lines[0], proc.stderr
@@ -82,6 +102,10 @@ def test_process_exits_2_with_one_line(tmp_path: Path, toml: str, key: str) -> N
 
 
 def test_unreadable_config_file(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "bot", "--config", str(tmp_path / "nope.toml")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(tmp_path / "nope.toml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "cannot read" in proc.stderr

@@ -31,15 +31,33 @@ def art(title: str, summary: str = "", content: str = "", article_id: int = 1) -
         ("nato", "N\u200bATO", True),
         ("ｎａｔｏ", "nato", True),
     ],
-    ids=["word", "possessive", "longer-word", "inside-word", "accent", "accent-phrase", "phrase-newline",
-         "phrase-order", "exclude-hit", "exclude-miss", "cjk", "cjk-miss", "mixed", "zero-width", "fullwidth"],
+    ids=[
+        "word",
+        "possessive",
+        "longer-word",
+        "inside-word",
+        "accent",
+        "accent-phrase",
+        "phrase-newline",
+        "phrase-order",
+        "exclude-hit",
+        "exclude-miss",
+        "cjk",
+        "cjk-miss",
+        "mixed",
+        "zero-width",
+        "fullwidth",
+    ],
 )
 def test_query_semantics(query: str, text: str, hit: bool) -> None:
     assert parse_query(query).matches(Document.of(text)) is hit
 
 
-@pytest.mark.parametrize("query", ["", "   ", "-x", '"unclosed', "x" * 201, " ".join("abcdefghijk")],
-                         ids=["empty", "blank", "only-negative", "unclosed", "too-long", "too-many"])
+@pytest.mark.parametrize(
+    "query",
+    ["", "   ", "-x", '"unclosed', "x" * 201, " ".join("abcdefghijk")],
+    ids=["empty", "blank", "only-negative", "unclosed", "too-long", "too-many"],
+)
 def test_bad_queries_are_refused(query: str) -> None:
     with pytest.raises(UserInputError):
         parse_query(query)

@@ -126,6 +126,7 @@ async def test_429_storm_every_chat_gets_exactly_one(
         await runtime.outbox.drained(timeout=30)
         assert sorted(m.chat_id for m in strict.sent) == chats
         assert any(r.status == 429 for r in strict.rejected), "the storm must really have happened"
+        assert strict.violations == 0, "nothing may be sent inside an announced wait window"
         async with runtime.store.read() as session:
             assert (await db.delivery_counts(session)) == {"sent": 100}
         await bots.stop(runtime)
@@ -147,7 +148,9 @@ async def test_hostile_title_arrives_as_text_and_a_blocked_chat_is_deactivated(
         "summary": "<p>NATO &amp; friends</p>",
     }
     # An Atom title is plain text unless it says otherwise: these characters are the title.
-    feed_server.set_feed("/world.xml", atom([hostile], title="World <b>&"), content_type="application/atom+xml")
+    feed_server.set_feed(
+        "/world.xml", atom([hostile], title="World <b>&"), content_type="application/atom+xml"
+    )
     await runtime.poller.tick(force=True)
     sent = await bot_api.wait_for_sent(2, chat_id=11)
     await bot_api.wait_for_sent(2, chat_id=13)
@@ -268,3 +271,67 @@ async def test_list_and_unsubscribe(bots: Bots, make_settings: Any, bot_api: Fak
     assert "Removed #1" in await command(bot_api, 8, "/unsubscribe 1")
     assert "No subscription" in await command(bot_api, 8, "/unsubscribe 1")
     assert html.escape("<b>") not in await command(bot_api, 8, "/unsubscribe <b>")
+
+
+async def alert_for(runtime: Any, feed_server: FeedServer, item: dict[str, str]) -> None:
+    feed_server.set_feed("/world.xml", rss([item], title="World"))
+    report = await runtime.poller.tick(force=True)
+    assert report.alerts >= 1
+
+
+async def test_parse_error_is_resent_once_as_plain_text(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await start_with_feed(bots, make_settings, feed_server, [])
+    await command(bot_api, 21, "/subscribe nato")
+    bot_api.fail_next("sendMessage", 400, "Bad Request: can't parse entities: Unsupported start tag")
+    await alert_for(runtime, feed_server, NATO_ITEM)
+    sent = await bot_api.wait_for_sent(2, chat_id=21)
+    await runtime.outbox.drained()
+    assert len(bot_api.messages_to(21)) == 2
+    assert sent[-1].parse_mode is None and NATO_ITEM["title"] in sent[-1].text
+    assert NATO_ITEM["link"] in sent[-1].text
+
+
+async def test_server_errors_are_retried_until_sent(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await start_with_feed(bots, make_settings, feed_server, [])
+    await command(bot_api, 22, "/subscribe nato")
+    bot_api.fail_next("sendMessage", 502, "Bad Gateway", times=2)
+    await alert_for(runtime, feed_server, NATO_ITEM)
+    await bot_api.wait_for_sent(2, chat_id=22, timeout=15)
+    await runtime.outbox.drained()
+    assert len(bot_api.messages_to(22)) == 2
+    async with runtime.store.read() as session:
+        assert await db.delivery_counts(session) == {"sent": 1}
+
+
+async def test_group_upgraded_to_supergroup_is_followed(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await start_with_feed(bots, make_settings, feed_server, [])
+    await command(bot_api, -300, "/subscribe nato", chat_type="group", user_id=5)
+    bot_api.migrate_chat(-300, -1000000000300)
+    await alert_for(runtime, feed_server, NATO_ITEM)
+    [alert] = await bot_api.wait_for_sent(1, chat_id=-1000000000300)
+    assert NATO_ITEM["title"] in alert.text
+    async with runtime.store.read() as session:
+        assert await db.get_chat(session, -300) is None
+        assert [s.query for s in await db.list_subscriptions(session, -1000000000300)] == ["nato"]
+
+
+async def test_paused_chat_gets_nothing_and_resume_replays_nothing(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await start_with_feed(bots, make_settings, feed_server, [])
+    await command(bot_api, 23, "/subscribe nato")
+    assert "paused" in await command(bot_api, 23, "/pause")
+    feed_server.set_feed("/world.xml", rss([NATO_ITEM], title="World"))
+    report = await runtime.poller.tick(force=True)
+    assert report.alerts == 0
+    assert "resumed" in await command(bot_api, 23, "/resume")
+    await alert_for(runtime, feed_server, {**NATO_ITEM, "guid": "nato-2", "title": "NATO again"})
+    sent = await bot_api.wait_for_sent(4, chat_id=23)
+    await runtime.outbox.drained()
+    assert [m.text.split("\n")[0] for m in sent[3:]] == ["NATO again"]

@@ -13,15 +13,21 @@ WHEN = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
 
 def view(**kw: object) -> render.AlertView:
-    base: dict[str, object] = dict(title="NATO meets", link="https://example.com/a", feed_name="World",
-                                   published=WHEN, summary="Ministers met. They talked.", terms=["nato"])
+    base: dict[str, object] = dict(
+        title="NATO meets",
+        link="https://example.com/a",
+        feed_name="World",
+        published=WHEN,
+        summary="Ministers met. They talked.",
+        terms=["nato"],
+    )
     base.update(kw)
     return render.AlertView(**base)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     "title",
-    ["<script>alert(1)</script>", "AT&amp;T & <b>", "a < b > c", '"quoted" \'single\'', "&nbsp;&#0;"],
+    ["<script>alert(1)</script>", "AT&amp;T & <b>", "a < b > c", "\"quoted\" 'single'", "&nbsp;&#0;"],
     ids=["script", "amp", "lt-gt", "quotes", "entities"],
 )
 def test_feed_text_is_escaped_once(title: str) -> None:
@@ -32,8 +38,13 @@ def test_feed_text_is_escaped_once(title: str) -> None:
 
 @pytest.mark.parametrize(
     ("link", "shown"),
-    [("javascript:alert(1)", False), ("data:text/html,x", False), ("https://u:p@example.com/", False),
-     ('https://example.com/?q="x"&y=<1>', True), (None, False)],
+    [
+        ("javascript:alert(1)", False),
+        ("data:text/html,x", False),
+        ("https://u:p@example.com/", False),
+        ('https://example.com/?q="x"&y=<1>', True),
+        (None, False),
+    ],
     ids=["javascript", "data", "credentials", "quotes", "none"],
 )
 def test_only_safe_links_are_linked(link: str | None, shown: bool) -> None:
@@ -44,8 +55,9 @@ def test_only_safe_links_are_linked(link: str | None, shown: bool) -> None:
 
 
 def test_huge_fields_stay_within_telegram_limit() -> None:
-    out = render.alert_html(view(title="T" * 200_000, summary="word " * 1_000_000, feed_name="F" * 5000,
-                                 terms=["x" * 50] * 100))
+    out = render.alert_html(
+        view(title="T" * 200_000, summary="word " * 1_000_000, feed_name="F" * 5000, terms=["x" * 50] * 100)
+    )
     assert render.utf16_len(html.unescape(out)) <= 1200
     assert render.utf16_len(out) <= render.MAX_MESSAGE
 

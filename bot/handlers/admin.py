@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
 from functools import wraps
+from typing import Any
 
 from telegram import Update
 

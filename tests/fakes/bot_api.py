@@ -580,6 +580,9 @@ class FakeBotApi:
         self._sent_group_minute: dict[int, deque[float]] = {}
         self._flood_global_until = 0.0
         self._flood_chat_until: dict[int, float] = {}
+        self._flood_global_opened = 0.0
+        self._flood_chat_opened: dict[int, float] = {}
+        self.violation_grace = 0.05  # seconds: requests already in flight when a 429 went out
         self._handlers: dict[str, tuple[str, _Handler]] = {
             name.lower(): (name, getattr(self, f"_api_{name.lower()}"))
             for name in (
@@ -1050,7 +1053,11 @@ class FakeBotApi:
         now = time.monotonic()
         until = max(self._flood_global_until, self._flood_chat_until.get(chat_id, 0.0))
         if now < until:
-            self.violations += 1
+            # A request that arrives right after a 429 was already on the wire when the client
+            # heard of the window; only later ones are the client's fault.
+            opened = max(self._flood_global_opened, self._flood_chat_opened.get(chat_id, 0.0))
+            if now - opened > self.violation_grace:
+                self.violations += 1
             wait = max(1, math.ceil(until - now))
             raise _ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
 
@@ -1073,8 +1080,10 @@ class FakeBotApi:
                 until = now + self.retry_after
                 if scope is None:
                     self._flood_global_until = until
+                    self._flood_global_opened = now
                 else:
                     self._flood_chat_until[scope] = until
+                    self._flood_chat_opened[scope] = now
                 raise _ApiError(
                     429,
                     f"Too Many Requests: retry after {self.retry_after}",

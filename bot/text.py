@@ -1,0 +1,151 @@
+"""Plain-text cleaning of feed strings: strip markup, drop invisible characters, summarize."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+__all__ = ["BOILERPLATE", "clean_text", "clean_title", "summarize"]
+
+# Contents of these elements are never readable text.
+_SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title", "svg", "math"})
+# Tags that separate blocks of text; without a break their words would run together.
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "details", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tr", "ul",
+    }
+)  # fmt: skip
+_CELL_TAGS = frozenset({"td", "th"})
+
+# C0 controls except "\n", DEL, C1 controls, zero-width characters, BOM and bidi embedding/isolate
+# controls: invisible, and able to reorder or hide the text around them in a chat message.
+_DROP = dict.fromkeys(
+    [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)]
+    + list(range(0x7F, 0xA0))
+    + [0x200B, 0x200C, 0x200D, 0xFEFF]
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2066, 0x206A))
+)
+# Line and paragraph separators and CR become plain newlines; tabs become spaces.
+_DROP.update({0x0D: 0x0A, 0x2028: 0x0A, 0x2029: 0x0A, 0x09: 0x20})
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+# Publisher boilerplate: a line that matches one of these in full is not part of the story.
+BOILERPLATE: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\W*advertisement\W*",
+        r"\W*story continues below(?: this)? advertisement\W*",
+        r"\W*(?:subscribe|sign up) (?:to|for|now)\b.{0,120}",
+        r"\W*sign up for .{0,80}newsletters?\b.{0,60}",
+        r"\W*continue reading\b.{0,120}",
+        r"\W*read (?:more|the full (?:story|article))\b.{0,80}",
+        r"\W*the post .{1,400} appeared first on .{1,200}",
+        r"\W*广告\W*",
+    )
+)
+
+_SENTENCE_END = re.compile(r"[.!?…](?=\s)|[。！？]")
+_SOFT_BREAK = re.compile(r"\s|[，、；：]")
+
+
+class _TextExtractor(HTMLParser):
+    """Collects text nodes; entities are decoded once by the parser (convert_charrefs)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip_depth += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+        elif tag in _CELL_TAGS:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+        elif tag in _CELL_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+    def unknown_decl(self, data: str) -> None:
+        # A CDATA section left inside HTML is text, not a declaration to hide.
+        if data.startswith("CDATA[") and not self._skip_depth:
+            self.parts.append(data[6:])
+
+
+def _strip_markup(s: str) -> str:
+    if "<" not in s and "&" not in s:
+        return s  # fast path: most titles carry no markup at all
+    parser = _TextExtractor()
+    parser.feed(s)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def _tidy(s: str) -> str:
+    s = _SURROGATES.sub("\ufffd", s)
+    s = unicodedata.normalize("NFC", s.translate(_DROP))
+    lines = (" ".join(line.split()) for line in s.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def clean_text(s: str | None, *, html: bool = True) -> str:
+    """Turn a feed field (HTML unless html=False) into plain text with single line breaks."""
+    if not s:
+        return ""
+    return _tidy(_strip_markup(s) if html else s)
+
+
+def clean_title(s: str | None, *, html: bool = True) -> str:
+    """Plain text on a single line."""
+    return " ".join(clean_text(s, html=html).split())
+
+
+def _is_boilerplate(line: str) -> bool:
+    return any(p.fullmatch(line) for p in BOILERPLATE)
+
+
+def _cut_point(text: str, limit: int) -> tuple[int, bool]:
+    """Where to cut text to fit limit characters; the flag says an ellipsis is needed."""
+    # One character past the limit lets the lookahead see the space after a final period.
+    ends = [m.end() for m in _SENTENCE_END.finditer(text[: limit + 1]) if m.end() <= limit]
+    # A sentence end in the last 60 % of the window keeps the summary readable.
+    if ends and ends[-1] >= limit * 0.4:
+        return ends[-1], False
+    breaks = [m.start() for m in _SOFT_BREAK.finditer(text[:limit])]  # text before a break fits with "…"
+    if breaks and breaks[-1] >= limit * 0.4:
+        return breaks[-1], True
+    cut = limit - 1
+    while cut > 0 and unicodedata.combining(text[cut]):
+        cut -= 1  # never split a letter from its accent
+    return cut, True
+
+
+def summarize(text: str, limit: int = 300) -> str:
+    """Drop boilerplate lines and cut to at most limit characters at a sentence or word boundary."""
+    lines = [line for line in clean_text(text, html=False).split("\n") if not _is_boilerplate(line)]
+    flat = " ".join(lines)
+    if len(flat) <= limit:
+        return flat
+    if limit < 2:
+        return "…"[:limit]
+    cut, ellipsis = _cut_point(flat, limit)
+    head = flat[:cut].rstrip(" ,;:-–—，、；：")
+    return head + "…" if ellipsis else head
