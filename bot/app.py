@@ -12,17 +12,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from telegram import BotCommand
+from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
 
 from bot import db, feeds, handlers
+from bot.buttons import Signer
 from bot.config import Settings
 from bot.delivery import Outbox, Pacing
+from bot.i18n import LANGUAGES, translator
 from bot.lock import ProcessLock
 from bot.matcher import build_index
 from bot.poller import Poller
+from bot.render import COMMAND_MENU
 from bot.services import BotContext, Services
 from bot.urlguard import normalize_feed_url, redact
 
@@ -77,7 +80,7 @@ class Runtime:
         # Random delay before the first tick, so restarts of many bots do not stampede hosts.
         self.first_tick = random.uniform(1.0, 5.0) if first_tick is None else first_tick
         self.store = db.Store(db.make_engine(settings.database.url))
-        self.services = Services(settings=settings, store=self.store)
+        self.services = Services(settings=settings, store=self.store, signer=Signer(settings.token))
         self.lock = ProcessLock(self.store.engine)
         self.app = build_application(settings, self.services)
         self.http: aiohttp.ClientSession | None = None
@@ -102,6 +105,7 @@ class Runtime:
         await self._seed_feeds()
         async with self.store.read() as session:
             self.services.index = build_index(await db.active_subscriptions(session))
+            self.services.languages.update(await db.chat_languages(session))
         logger.info("subscription index built size=%d", len(self.services.index))
         limits = fetch_limits(self.settings)
         self.http = feeds.make_http_session(limits)
@@ -126,6 +130,7 @@ class Runtime:
             parallel_chats=d.parallel_chats,
             max_backoff=d.max_backoff_seconds,
             on_fatal=self.request_stop,
+            signer=self.services.signer,
         )
         await self.app.initialize()
         await self._set_commands()
@@ -161,12 +166,19 @@ class Runtime:
                     logger.info("feed seeded from config url=%s", redact(url))
 
     async def _set_commands(self) -> None:
-        commands = [
-            BotCommand(name, (fn.__doc__ or name).split(":", 1)[-1].strip()[:256])
-            for name, fn in handlers.USER_COMMANDS.items()
-        ]
+        """The command menu: user commands for everyone, admin ones in each admin's private chat."""
+        bot = self.app.bot
         try:
-            await self.app.bot.set_my_commands(commands)
+            for lang in LANGUAGES:
+                tr = translator(lang)
+                code = None if lang == "en" else lang
+                users = [BotCommand(name, tr(COMMAND_MENU[name])) for name in handlers.USER_COMMANDS]
+                admins = users + [
+                    BotCommand(name, tr(COMMAND_MENU[name])) for name in handlers.ADMIN_COMMANDS
+                ]
+                await bot.set_my_commands(users, language_code=code)
+                for admin_id in self.settings.telegram.admins:
+                    await bot.set_my_commands(admins, scope=BotCommandScopeChat(admin_id), language_code=code)
         except TelegramError as exc:  # a menu is a nicety; the bot runs without it
             logger.warning("setMyCommands refused: %s", exc)
 

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -27,10 +27,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    delete,
     event,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -76,7 +76,7 @@ class Feed(Base):
     body_sha256: Mapped[str | None] = mapped_column(String(64))
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(128))
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active | gone
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | gone | removed
     first_polled: Mapped[bool] = mapped_column(Boolean, default=False)
     next_check_at: Mapped[datetime] = mapped_column(UTCDateTime)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -128,6 +128,7 @@ class Subscription(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("chats.id", ondelete="CASCADE"))
     query: Mapped[str] = mapped_column(String(500))
     query_norm: Mapped[str] = mapped_column(String(500))
+    muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -252,6 +253,12 @@ async def add_feed(session: AsyncSession, url: str, name: str | None, now: datet
     )
     new_id = (await session.execute(stmt)).scalar_one_or_none()
     feed = (await session.execute(select(Feed).where(Feed.url == url))).scalar_one()
+    if new_id is None and feed.state in ("removed", "gone"):
+        # Added again: polled afresh, its next poll a baseline, its old articles still known.
+        feed.state, feed.first_polled, feed.next_check_at, feed.error_count = "active", False, now, 0
+        feed.name = name or feed.name
+        await session.flush()
+        return feed, True
     return feed, new_id is not None
 
 
@@ -264,7 +271,8 @@ async def get_feed(session: AsyncSession, feed_id: int) -> Feed | None:
 
 
 async def list_feeds(session: AsyncSession) -> Sequence[Feed]:
-    return (await session.execute(select(Feed).order_by(Feed.id))).scalars().all()
+    stmt = select(Feed).where(Feed.state != "removed").order_by(Feed.id)
+    return (await session.execute(stmt)).scalars().all()
 
 
 async def due_feeds(session: AsyncSession, now: datetime | None) -> Sequence[Feed]:
@@ -331,8 +339,24 @@ async def record_feed_failure(
     )
 
 
+async def feed_by_id_or_url(session: AsyncSession, ref: str) -> Feed | None:
+    ref = ref.strip().lstrip("#")
+    if ref.isdigit() and len(ref) < 12:
+        return await session.get(Feed, int(ref))
+    return await feed_by_url(session, ref)
+
+
 async def remove_feed(session: AsyncSession, feed_id: int) -> bool:
-    result = await session.execute(delete(Feed).where(Feed.id == feed_id))
+    """Stop a feed and its queued alerts; its articles and sent history stay (and keep their identity)."""
+    result = await session.execute(
+        update(Feed).where(Feed.id == feed_id, Feed.state != "removed").values(state="removed")
+    )
+    article_ids = select(Article.id).where(Article.feed_id == feed_id)
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.status == "pending", Delivery.article_id.in_(article_ids))
+        .values(status="dropped", last_error="feed removed")
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -347,7 +371,8 @@ async def insert_new_articles(
         return []
     seen: set[str] = set()
     rows = []
-    for d in drafts:
+    # Oldest first, so article ids grow with recency and "newest" is an index scan on the key.
+    for d in sorted(drafts, key=lambda d: d.published):
         if d.key in seen:
             continue
         seen.add(d.key)
@@ -397,6 +422,61 @@ async def latest_articles(session: AsyncSession, limit: int) -> Sequence[tuple[A
 
 async def count_articles(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count(Article.id)))).scalar_one())
+
+
+async def articles_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[tuple[Article, str]]:
+    """Articles with their feed's display name, newest (highest id) first."""
+    if not ids:
+        return []
+    stmt = select(Article, Feed).join(Feed, Feed.id == Article.feed_id).where(Article.id.in_(list(ids)))
+    rows = [(a, f.display_name) for a, f in (await session.execute(stmt)).all()]
+    return sorted(rows, key=lambda r: r[0].id, reverse=True)
+
+
+async def recent_article_texts(
+    session: AsyncSession, *, below_id: int | None, since: datetime | None, limit: int
+) -> list[tuple[int, str, str, str]]:
+    """(id, title, summary, content) of stored articles, newest first, below an id."""
+    stmt = select(Article.id, Article.title, Article.summary, Article.content).order_by(Article.id.desc())
+    if below_id is not None:
+        stmt = stmt.where(Article.id < below_id)
+    if since is not None:
+        stmt = stmt.where(Article.first_seen_at >= since)
+    return [(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt.limit(limit))).all()]
+
+
+async def candidate_article_texts(
+    session: AsyncSession, needle: str, *, below_id: int | None, since: datetime | None, limit: int
+) -> list[tuple[int, str, str, str]]:
+    """Articles whose title or summary contains `needle` (≥ 3 characters), newest first.
+
+    The full-text index only narrows the search: callers verify every row with the matcher.
+    """
+    dialect = session.get_bind().dialect.name
+    cond = []
+    if below_id is not None:
+        cond.append(Article.id < below_id)
+    if since is not None:
+        cond.append(Article.first_seen_at >= since)
+    if dialect == "sqlite":
+        # An FTS5 string literal: the needle is quoted, so nothing in it is query syntax.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        ids = (
+            select(text("rowid")).select_from(text("articles_fts")).where(text("articles_fts MATCH :phrase"))
+        )
+        stmt = select(Article.id, Article.title, Article.summary, Article.content).where(
+            Article.id.in_(ids), *cond
+        )
+        params = {"phrase": phrase}
+    else:
+        haystack = func.lower(Article.title + " " + Article.summary)
+        pattern = "%" + needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = select(Article.id, Article.title, Article.summary, Article.content).where(
+            haystack.like(pattern, escape="\\"), *cond
+        )
+        params = {}
+    stmt = stmt.order_by(Article.id.desc()).limit(limit)
+    return [(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt, params)).all()]
 
 
 # --- chats and subscriptions -----------------------------------------------
@@ -537,10 +617,31 @@ async def active_subscriptions(session: AsyncSession) -> list[tuple[int, int, st
     stmt = (
         select(Subscription.id, Subscription.chat_id, Subscription.query)
         .join(Chat, Chat.id == Subscription.chat_id)
-        .where(Chat.active.is_(True), Chat.paused.is_(False))
+        .where(Chat.active.is_(True), Chat.paused.is_(False), Subscription.muted.is_(False))
         .order_by(Subscription.id)
     )
     return [(r[0], r[1], r[2]) for r in (await session.execute(stmt)).all()]
+
+
+async def get_subscription(session: AsyncSession, chat_id: int, sub_id: int) -> Subscription | None:
+    """A subscription of this chat (never another chat's, whatever id is asked for)."""
+    stmt = select(Subscription).where(Subscription.id == sub_id, Subscription.chat_id == chat_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def set_subscription_muted(session: AsyncSession, sub: Subscription, muted: bool) -> None:
+    sub.muted = muted
+    await session.flush()
+
+
+async def chat_languages(session: AsyncSession) -> dict[int, str]:
+    """Chats that chose a reply language with /lang."""
+    stmt = select(Chat.id, Chat.language).where(Chat.language.is_not(None))
+    return {r[0]: str(r[1]) for r in (await session.execute(stmt)).all()}
+
+
+async def set_chat_language(session: AsyncSession, chat_id: int, language: str) -> None:
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(language=language))
 
 
 # --- the outbox ------------------------------------------------------------
@@ -660,3 +761,46 @@ async def mark_interrupted_sends(session: AsyncSession) -> int:
 async def delivery_counts(session: AsyncSession) -> dict[str, int]:
     stmt = select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)
     return {status: int(n) for status, n in (await session.execute(stmt)).all()}
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    chats: dict[str, int]
+    subscriptions: int
+    feeds: dict[str, int]
+    articles: int
+    deliveries_24h: dict[str, int]
+
+
+async def stats(session: AsyncSession, now: datetime) -> Stats:
+    """Counts for /stats."""
+    chat_rows = (
+        await session.execute(
+            select(Chat.active, Chat.paused, func.count(Chat.id)).group_by(Chat.active, Chat.paused)
+        )
+    ).all()
+    chats = {"active": 0, "paused": 0, "blocked": 0}
+    for active, paused, n in chat_rows:
+        chats["blocked" if not active else "paused" if paused else "active"] += int(n)
+    feed_rows = (
+        await session.execute(select(Feed.state, Feed.error_count).where(Feed.state != "removed"))
+    ).all()
+    feeds = {"healthy": 0, "failing": 0, "gone": 0}
+    for state, errors in feed_rows:
+        feeds["gone" if state == "gone" else "failing" if errors else "healthy"] += 1
+    since = now - timedelta(hours=24)
+    delivery_rows = (
+        await session.execute(
+            select(Delivery.status, func.count(Delivery.id))
+            .where(Delivery.created_at >= since)
+            .group_by(Delivery.status)
+        )
+    ).all()
+    subs = int((await session.execute(select(func.count(Subscription.id)))).scalar_one())
+    return Stats(
+        chats=chats,
+        subscriptions=subs,
+        feeds=feeds,
+        articles=await count_articles(session),
+        deliveries_24h={status: int(n) for status, n in delivery_rows},
+    )

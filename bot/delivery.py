@@ -18,8 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -30,7 +31,10 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot import db, render
+from bot import db, matcher, render
+from bot.buttons import Signer, alert_keyboard
+from bot.domain import UserInputError
+from bot.i18n import Translator, translator
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +136,9 @@ class Outbox:
         max_backoff: float = 300.0,
         on_fatal: Callable[[], Awaitable[None] | None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
+        signer: Signer | None = None,
     ) -> None:
+        self.signer = signer
         self.store = store
         self.bot = bot
         self.pacer = Pacer(pacing)
@@ -245,26 +251,31 @@ class Outbox:
                     error="chat paused" if ctx.chat.paused else "chat inactive",
                 )
             return
-        view = render.AlertView(
-            title=ctx.article.title,
-            link=ctx.article.link,
-            feed_name=ctx.feed_name,
-            published=ctx.article.published,
-            summary=ctx.article.summary or ctx.article.content,
-            terms=json.loads(ctx.delivery.terms),
-        )
+        async with self.store.read() as session:
+            subs = [(s.id, s.query) for s in await db.list_subscriptions(session, chat_id) if not s.muted]
+        view, matched = alert_view(ctx, subs)
+        tr = translator(ctx.chat.language or "en")
+        keyboard = alert_keyboard(self.signer, tr, matched) if self.signer else None
         await self.pacer.acquire(chat_id)
         if self._stopping:
             return
         async with self.store.write() as session:
             if not await db.claim_delivery(session, delivery_id):
                 return
-        await self._send(delivery_id, chat_id, view, attempts=ctx.delivery.attempts + 1)
+        await self._send(delivery_id, chat_id, view, tr, keyboard, attempts=ctx.delivery.attempts + 1)
 
-    async def _send(self, delivery_id: int, chat_id: int, view: render.AlertView, attempts: int) -> None:
+    async def _send(
+        self,
+        delivery_id: int,
+        chat_id: int,
+        view: render.AlertView,
+        tr: Translator,
+        keyboard: InlineKeyboardMarkup | None,
+        attempts: int,
+    ) -> None:
         outcome: tuple[str, str | None, int | None, datetime | None]
         try:
-            message = await self._send_html_or_plain(chat_id, view)
+            message = await self._send_html_or_plain(chat_id, view, tr, keyboard)
             outcome = ("sent", None, message, None)
         except RetryAfter as exc:
             wait = (
@@ -319,19 +330,27 @@ class Outbox:
             )
         logger.info("delivery done delivery_id=%s chat_id=%s status=%s", delivery_id, chat_id, status)
 
-    async def _send_html_or_plain(self, chat_id: int, view: render.AlertView) -> int:
+    async def _send_html_or_plain(
+        self, chat_id: int, view: render.AlertView, tr: Translator, keyboard: InlineKeyboardMarkup | None
+    ) -> int:
         """Send as HTML; once, as plain text, if Telegram cannot parse our HTML."""
         options = LinkPreviewOptions(is_disabled=True)
         await self.pacer.wait_gate()
         try:
             msg = await self.bot.send_message(
-                chat_id, render.alert_html(view), parse_mode="HTML", link_preview_options=options
+                chat_id,
+                render.alert_html(tr, view),
+                parse_mode="HTML",
+                link_preview_options=options,
+                reply_markup=keyboard,
             )
         except BadRequest as exc:
             if "can't parse entities" not in exc.message.lower():
                 raise
             logger.error("telegram could not parse our HTML; resending as plain text chat_id=%s", chat_id)
-            msg = await self.bot.send_message(chat_id, render.alert_plain(view), link_preview_options=options)
+            msg = await self.bot.send_message(
+                chat_id, render.alert_plain(tr, view), link_preview_options=options, reply_markup=keyboard
+            )
         return msg.message_id
 
     async def _deactivate(self, chat_id: int, reason: str) -> None:
@@ -342,3 +361,36 @@ class Outbox:
     def _backoff(self, attempts: int) -> datetime:
         delay = min(2 ** max(attempts - 1, 0), self.max_backoff) * self.rng.uniform(0.8, 1.2)
         return self.clock() + timedelta(seconds=delay)
+
+
+def alert_view(
+    ctx: db.DeliveryContext, subs: list[tuple[int, str]]
+) -> tuple[render.AlertView, list[tuple[int, str]]]:
+    """What the alert shows, and which of the chat's subscriptions it answers (for its buttons)."""
+    article = ctx.article
+    doc = matcher.Document.of(article.title, article.summary, article.content)
+    matched = []
+    for sub_id, text in subs:
+        try:
+            if matcher.parse_query(text).matches(doc):
+                matched.append((sub_id, text))
+        except UserInputError:
+            continue
+    terms = json.loads(ctx.delivery.terms)
+    snippet_of: Any = getattr(matcher, "snippet", None)
+    pieces: list[tuple[str, bool]] = []
+    if snippet_of is not None and terms:
+        for body in (article.summary, article.content, article.title):
+            if body and (pieces := list(snippet_of(body, terms))) and any(hit for _, hit in pieces):
+                break
+            pieces = []
+    view = render.AlertView(
+        title=article.title,
+        link=article.link,
+        feed_name=ctx.feed_name,
+        published=article.published,
+        summary=article.summary or article.content,
+        terms=terms,
+        snippet=pieces,
+    )
+    return view, matched

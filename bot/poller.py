@@ -208,7 +208,7 @@ class Poller:
         url = normalize_feed_url(url)
         async with self.store.read() as session:
             existing = await db.feed_by_url(session, url)
-        if existing is not None:
+        if existing is not None and existing.state == "active":
             return existing, False, 0
         result = await feeds.fetch(self.http, url, self.limits)
         if result.not_modified:

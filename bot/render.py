@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from bot.i18n import Translator
 from bot.text import summarize
 from bot.urlguard import redact
 
@@ -21,6 +22,7 @@ MAX_MESSAGE = 4096
 TITLE_BUDGET = 300
 SUMMARY_BUDGET = 300
 TERMS_BUDGET = 200
+SNIPPET_BUDGET = 200
 
 
 def esc(text: str) -> str:
@@ -65,39 +67,60 @@ class AlertView:
     published: datetime
     summary: str
     terms: Sequence[str]
+    snippet: Sequence[tuple[str, bool]] = ()  # (text, is a matched term) pieces of one sentence
 
 
-def _alert_parts(view: AlertView) -> tuple[str, str, str, str]:
-    title = clip(view.title or "(untitled)", TITLE_BUDGET)
+def _alert_parts(view: AlertView, tr: Translator) -> tuple[str, str, str, str]:
+    title = clip(view.title or tr("(untitled)"), TITLE_BUDGET)
     meta = f"{clip(view.feed_name, 100)} · {view.published:%Y-%m-%d %H:%M} UTC"
-    summary = summarize(view.summary, SUMMARY_BUDGET) if view.summary else ""
+    budget = SUMMARY_BUDGET - (150 if view.snippet else 0)
+    summary = summarize(view.summary, budget) if view.summary else ""
     terms = clip(", ".join(view.terms), TERMS_BUDGET)
     return title, meta, summary, terms
 
 
-def alert_html(view: AlertView) -> str:
-    """The alert as Telegram HTML: linked bold title, feed and time, summary, matched terms."""
-    title, meta, summary, terms = _alert_parts(view)
+def _snippet_pieces(view: AlertView) -> list[tuple[str, bool]]:
+    """The snippet cut to its budget, piece by piece, so a cut never splits an entity."""
+    pieces: list[tuple[str, bool]] = []
+    left = SNIPPET_BUDGET
+    for text, hit in view.snippet:
+        if left <= 0:
+            break
+        piece = text[:left]
+        pieces.append((piece, hit))
+        left -= len(piece)
+    return pieces
+
+
+def alert_html(tr: Translator, view: AlertView) -> str:
+    """The alert as Telegram HTML: linked bold title, feed and time, snippet, summary, matched terms."""
+    title, meta, summary, terms = _alert_parts(view, tr)
     link = safe_link(view.link)
     head = f'<b><a href="{esc(link)}">{esc(title)}</a></b>' if link else f"<b>{esc(title)}</b>"
     lines = [head, f"<i>{esc(meta)}</i>"]
+    pieces = _snippet_pieces(view)
+    if pieces:
+        lines += ["", "» " + "".join(f"<b>{esc(t)}</b>" if hit else esc(t) for t, hit in pieces)]
     if summary:
         lines += ["", esc(summary)]
-    lines += ["", f"🔎 Matched: <b>{esc(terms)}</b>"]
+    lines += ["", tr("🔎 Matched: {terms}", terms=f"<b>{esc(terms)}</b>")]
     return "\n".join(lines)
 
 
-def alert_plain(view: AlertView) -> str:
+def alert_plain(tr: Translator, view: AlertView) -> str:
     """The same alert as plain text, for the fallback after a parse error."""
-    title, meta, summary, terms = _alert_parts(view)
+    title, meta, summary, terms = _alert_parts(view, tr)
     lines = [title]
     link = safe_link(view.link)
     if link:
         lines.append(link)
     lines.append(meta)
+    pieces = _snippet_pieces(view)
+    if pieces:
+        lines += ["", "» " + "".join(t for t, _ in pieces)]
     if summary:
         lines += ["", summary]
-    lines += ["", f"🔎 Matched: {terms}"]
+    lines += ["", tr("🔎 Matched: {terms}", terms=terms)]
     return "\n".join(lines)
 
 
@@ -120,68 +143,124 @@ def split_message(lines: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
 
 # --- command replies ---------------------------------------------------------
 
-USER_HELP = [
-    ("/subscribe QUERY", "get an alert for every new article that matches"),
-    ("/unsubscribe ID | QUERY | all", "remove subscriptions"),
-    ("/list", "this chat's subscriptions"),
-    ("/latest [N]", "the newest headlines"),
-    ("/feeds", "the feed sources"),
-    ("/pause, /resume", "stop or restart alerts for this chat"),
-    ("/help", "this message"),
+
+def N_(message: str) -> str:
+    """Marks a source string for the catalogs; it is translated where it is shown."""
+    return message
+
+
+USER_COMMANDS = [
+    ("/subscribe QUERY", N_("get an alert for every new article that matches")),
+    ("/unsubscribe ID | QUERY | all", N_("remove subscriptions")),
+    ("/list", N_("this chat's subscriptions")),
+    ("/latest [N] [QUERY]", N_("the newest headlines")),
+    ("/search QUERY", N_("search stored articles")),
+    ("/feeds", N_("the feed sources")),
+    ("/pause, /resume", N_("stop or restart alerts for this chat")),
+    ("/lang en|zh", N_("reply language")),
+    ("/help", N_("this message")),
 ]
-ADMIN_HELP = [("/addfeed URL [NAME]", "add a feed (fetched once to check it)")]
+ADMIN_COMMANDS = [
+    ("/addfeed URL [NAME]", N_("add a feed (fetched once to check it)")),
+    ("/removefeed ID|URL", N_("remove a feed")),
+    ("/stats", N_("counts of chats, feeds, articles and alerts")),
+]
+COMMAND_MENU = {
+    "start": N_("start and show help"),
+    "help": N_("commands and query syntax"),
+    "subscribe": N_("alerts for a query"),
+    "unsubscribe": N_("remove subscriptions"),
+    "list": N_("this chat's subscriptions"),
+    "latest": N_("the newest headlines"),
+    "search": N_("search stored articles"),
+    "feeds": N_("the feed sources"),
+    "pause": N_("stop alerts for this chat"),
+    "resume": N_("restart alerts for this chat"),
+    "lang": N_("reply language: en or zh"),
+    "addfeed": N_("add a feed"),
+    "removefeed": N_("remove a feed"),
+    "stats": N_("counts of chats, feeds, articles and alerts"),
+}
 
 
-def help_text(admin: bool, welcome: bool = False) -> str:
+def help_text(tr: Translator, *, admin: bool, query_help: str, welcome: bool = False) -> str:
     """The command list and the query syntax."""
-    lines = (
-        [
-            "👋 <b>newsbot</b> sends you an alert when a news feed publishes an article "
-            "that matches your keywords.",
+    lines = []
+    if welcome:
+        lines += [
+            tr(
+                "👋 <b>newsbot</b> sends an alert when a news feed publishes an article "
+                "that matches your keywords."
+            ),
             "",
         ]
-        if welcome
-        else []
-    )
-    lines.append("<b>Commands</b>")
-    lines += [f"{esc(cmd)} — {esc(what)}" for cmd, what in USER_HELP + (ADMIN_HELP if admin else [])]
-    lines += [
-        "",
-        "<b>Queries</b>",
-        "Words match whole words, ignoring case and accents: <code>nato</code> finds “NATO's”, "
-        "not “NATOPOLIS”. Chinese, Japanese and Korean terms match anywhere in the text: "
-        '<code>乌克兰</code>. Several words must all appear; <code>"climate change"</code> is a phrase; '
-        "<code>-sport</code> excludes.",
-    ]
+    lines.append(tr("<b>Commands</b>"))
+    lines += [f"{esc(cmd)} — {esc(tr(what))}" for cmd, what in USER_COMMANDS]
+    if admin:
+        lines += ["", tr("<b>Admin commands</b>")]
+        lines += [f"{esc(cmd)} — {esc(tr(what))}" for cmd, what in ADMIN_COMMANDS]
+    lines += ["", tr("<b>Queries</b>"), esc(query_help)]
     return "\n".join(lines)
 
 
-def subscribed(sub_id: int, query: str, created: bool) -> str:
+def headline_line(article: ArticleLike, feed_name: str, now: datetime, tr: Translator) -> str:
+    title = esc(clip(article.title or tr("(untitled)"), 200))
+    link = safe_link(article.link)
+    head = f'<a href="{esc(link)}">{title}</a>' if link else title
+    return f"• {head}\n  <i>{esc(clip(feed_name, 60))} · {age(article.published, now, tr)}</i>"
+
+
+def subscribed(
+    tr: Translator,
+    sub_id: int,
+    query: str,
+    *,
+    created: bool,
+    matches_7d: int,
+    recent: Sequence[tuple[ArticleLike, str]],
+    now: datetime,
+) -> str:
+    """The reply to /subscribe, with a backtest over the last week."""
+    shown = esc(clip(query, 200))
     if not created:
-        return f"You already have this subscription: #{sub_id} <b>{esc(clip(query, 200))}</b>"
-    return f"✅ Subscribed #{sub_id}: <b>{esc(clip(query, 200))}</b>"
+        return tr("You already have this subscription: #{id} <b>{query}</b>", id=sub_id, query=shown)
+    lines = [tr("✅ Subscribed #{id}: <b>{query}</b>", id=sub_id, query=shown), ""]
+    lines.append(tr("In the last 7 days it would have matched {n} stored articles.", n=matches_7d))
+    if recent:
+        lines.append(tr("The newest:"))
+        lines += [headline_line(a, name, now, tr) for a, name in recent]
+    elif matches_7d == 0:
+        lines.append(tr("Nothing yet: alerts come as soon as a feed publishes a match."))
+    return "\n".join(lines)
 
 
-def unsubscribed(removed: Sequence[tuple[int, str]], asked: str) -> str:
+def unsubscribed(tr: Translator, removed: Sequence[tuple[int, str]], asked: str) -> str:
     if not removed:
-        return f"No subscription matches “{esc(clip(asked, 100))}”. See /list."
+        return tr("No subscription matches “{asked}”. See /list.", asked=esc(clip(asked, 100)))
     if len(removed) == 1:
         sub_id, query = removed[0]
-        return f"🗑 Removed #{sub_id}: <b>{esc(clip(query, 200))}</b>"
-    return f"🗑 Removed {len(removed)} subscriptions."
+        return tr("🗑 Removed #{id}: <b>{query}</b>", id=sub_id, query=esc(clip(query, 200)))
+    return tr("🗑 Removed {n} subscriptions.", n=len(removed))
 
 
-def subscription_list(subs: Sequence[tuple[int, str]], *, paused: bool) -> list[str]:
+def subscription_list(tr: Translator, subs: Sequence[tuple[int, str, bool]], *, paused: bool) -> list[str]:
+    """Each subscription with its id (and whether it is muted), split to fit."""
     if not subs:
-        return ["No subscriptions yet. Add one with /subscribe QUERY."]
-    head = "<b>Your subscriptions</b>" + (" (alerts paused: /resume)" if paused else "")
-    return split_message([head] + [f"#{sub_id} {esc(clip(query, 200))}" for sub_id, query in subs])
-
-
-def paused_text(paused: bool) -> str:
+        return [tr("No subscriptions yet. Add one with /subscribe QUERY.")]
+    head = tr("<b>Your subscriptions</b>")
     if paused:
-        return "⏸ Alerts paused for this chat. /resume to restart them."
-    return "▶️ Alerts resumed. Articles published while paused are not sent."
+        head += " " + tr("(alerts paused: /resume)")
+    lines = [head]
+    for sub_id, query, muted in subs:
+        line = f"#{sub_id} {esc(clip(query, 200))}"
+        lines.append(line + (" " + tr("(muted)") if muted else ""))
+    return split_message(lines)
+
+
+def paused_text(tr: Translator, paused: bool) -> str:
+    if paused:
+        return tr("⏸ Alerts paused for this chat. /resume to restart them.")
+    return tr("▶️ Alerts resumed. Articles published while paused are not sent.")
 
 
 class FeedLike(Protocol):
@@ -200,39 +279,50 @@ class FeedLike(Protocol):
     @property
     def last_success_at(self) -> datetime | None: ...
     @property
+    def failing_since(self) -> datetime | None: ...
+    @property
     def next_check_at(self) -> datetime: ...
 
 
-def _display_url(url: str) -> str:
-    return clip(redact(url), 300)
-
-
-def feed_list(feeds: Sequence[FeedLike], *, admin: bool) -> list[str]:
-    """Feeds with id, name and URL; admins also see health."""
+def feed_list(tr: Translator, feeds: Sequence[FeedLike], *, admin: bool, now: datetime) -> list[str]:
+    """Feeds with id, name and URL (credentials removed); admins also see health."""
     if not feeds:
-        return ["No feeds yet." + (" Add one with /addfeed URL." if admin else "")]
-    lines = ["<b>Feeds</b>"]
+        return [tr("No feeds yet.") + (" " + tr("Add one with /addfeed URL.") if admin else "")]
+    lines = [tr("<b>Feeds</b>")]
     for f in feeds:
-        line = f"#{f.id} <b>{esc(clip(f.display_name, 100))}</b> — {esc(_display_url(f.url))}"
+        line = f"#{f.id} <b>{esc(clip(f.display_name, 100))}</b> — {esc(clip(redact(f.url), 300))}"
         if admin:
             if f.state == "gone":
-                health = "⛔ gone (HTTP 410)"
+                health = tr("⛔ gone (HTTP 410): polling stopped")
             elif f.error_count:
-                health = f"⚠️ {f.error_count} errors, last: {esc(clip(f.last_error or '', 120))}"
+                health = tr(
+                    "⚠️ {n} errors since {since}, last: {error}",
+                    n=f.error_count,
+                    since=age(f.failing_since or now, now, tr),
+                    error=esc(clip(f.last_error or "", 120)),
+                )
             else:
-                health = "✅ ok"
-            last = f"{f.last_success_at:%Y-%m-%d %H:%M}" if f.last_success_at else "never"
-            line += f"\n    {health}; last success {last}; next check {f.next_check_at:%H:%M} UTC"
+                health = tr("✅ ok")
+            last = age(f.last_success_at, now, tr) if f.last_success_at else tr("never")
+            line += "\n    " + tr(
+                "{health}; last success {last}; next check {next}",
+                health=health,
+                last=last,
+                next=f"{f.next_check_at:%Y-%m-%d %H:%M} UTC",
+            )
         lines.append(line)
     return split_message(lines)
 
 
-def feed_added(feed: FeedLike, created: bool, items: int) -> str:
+def feed_added(tr: Translator, feed: FeedLike, created: bool, items: int) -> str:
+    name = esc(clip(feed.display_name, 100))
     if not created:
-        return f"This feed is already added as #{feed.id} <b>{esc(clip(feed.display_name, 100))}</b>."
-    return (
-        f"✅ Added feed #{feed.id} <b>{esc(clip(feed.display_name, 100))}</b> with {items} items. "
-        "Its current items are stored, not alerted."
+        return tr("This feed is already added as #{id} <b>{name}</b>.", id=feed.id, name=name)
+    return tr(
+        "✅ Added feed #{id} <b>{name}</b> with {n} items. Its current items are stored, not alerted.",
+        id=feed.id,
+        name=name,
+        n=items,
     )
 
 
@@ -245,22 +335,52 @@ class ArticleLike(Protocol):
     def published(self) -> datetime: ...
 
 
-def age(when: datetime, now: datetime) -> str:
+def age(when: datetime, now: datetime, tr: Translator) -> str:
     seconds = max(0, int((now - when).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return "just now"
+    if seconds >= 86400:
+        return tr("{n} d ago", n=seconds // 86400)
+    if seconds >= 3600:
+        return tr("{n} h ago", n=seconds // 3600)
+    if seconds >= 60:
+        return tr("{n} min ago", n=seconds // 60)
+    return tr("just now")
 
 
-def headlines(rows: Sequence[tuple[ArticleLike, str]], now: datetime) -> list[str]:
-    """Linked titles with feed and age, split to fit."""
+def headlines(tr: Translator, rows: Sequence[tuple[ArticleLike, str]], now: datetime, *, title: str) -> str:
+    """One page of linked titles with feed and age; the caller keeps pages short enough to fit."""
     if not rows:
-        return ["No articles stored yet."]
-    lines = []
-    for article, feed_name in rows:
-        title = esc(clip(article.title or "(untitled)", 200))
-        link = safe_link(article.link)
-        head = f'<a href="{esc(link)}">{title}</a>' if link else title
-        lines.append(f"• {head}\n  <i>{esc(clip(feed_name, 60))} · {age(article.published, now)}</i>")
-    return split_message(lines)
+        return tr("No stored articles match.")
+    return "\n".join([title] + [headline_line(a, name, now, tr) for a, name in rows])
+
+
+class StatsLike(Protocol):
+    @property
+    def chats(self) -> dict[str, int]: ...
+    @property
+    def subscriptions(self) -> int: ...
+    @property
+    def feeds(self) -> dict[str, int]: ...
+    @property
+    def articles(self) -> int: ...
+    @property
+    def deliveries_24h(self) -> dict[str, int]: ...
+
+
+def stats_text(tr: Translator, s: StatsLike) -> str:
+    d = s.deliveries_24h
+    failed = d.get("failed", 0) + d.get("dropped", 0) + d.get("uncertain", 0)
+    return "\n".join(
+        [
+            tr("<b>Statistics</b>"),
+            tr("Chats: {active} active, {paused} paused, {blocked} blocked", **s.chats),
+            tr("Subscriptions: {n}", n=s.subscriptions),
+            tr("Feeds: {healthy} healthy, {failing} failing, {gone} gone", **s.feeds),
+            tr("Articles stored: {n}", n=s.articles),
+            tr(
+                "Alerts in the last 24 h: {sent} sent, {pending} pending, {failed} failed",
+                sent=d.get("sent", 0),
+                pending=d.get("pending", 0) + d.get("sending", 0),
+                failed=failed,
+            ),
+        ]
+    )

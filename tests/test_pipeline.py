@@ -249,8 +249,8 @@ async def test_admin_adds_a_feed_and_its_backlog_is_not_alerted(
 
 @pytest.mark.parametrize(
     "text",
-    ["/subscribe", '/subscribe "unclosed', "/unsubscribe", "/latest abc"],
-    ids=["empty", "unclosed", "unsubscribe-empty", "latest-nan"],
+    ["/subscribe", '/subscribe "unclosed', "/unsubscribe", "/latest 0"],
+    ids=["empty", "unclosed", "unsubscribe-empty", "latest-zero"],
 )
 async def test_bad_arguments_get_a_usage_reply(
     bots: Bots, make_settings: Any, bot_api: FakeBotApi, text: str
@@ -311,6 +311,7 @@ async def test_group_upgraded_to_supergroup_is_followed(
     bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
 ) -> None:
     runtime = await start_with_feed(bots, make_settings, feed_server, [])
+    bot_api.set_chat_administrators(-300, [5])
     await command(bot_api, -300, "/subscribe nato", chat_type="group", user_id=5)
     bot_api.migrate_chat(-300, -1000000000300)
     await alert_for(runtime, feed_server, NATO_ITEM)

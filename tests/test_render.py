@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from bot import render
+from bot.i18n import translator
+
+EN = translator("en")
 
 WHEN = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
@@ -31,7 +34,7 @@ def view(**kw: object) -> render.AlertView:
     ids=["script", "amp", "lt-gt", "quotes", "entities"],
 )
 def test_feed_text_is_escaped_once(title: str) -> None:
-    out = render.alert_html(view(title=title))
+    out = render.alert_html(EN, view(title=title))
     assert html.escape(title, quote=True) in out
     assert "<script>" not in out
 
@@ -48,7 +51,7 @@ def test_feed_text_is_escaped_once(title: str) -> None:
     ids=["javascript", "data", "credentials", "quotes", "none"],
 )
 def test_only_safe_links_are_linked(link: str | None, shown: bool) -> None:
-    out = render.alert_html(view(link=link))
+    out = render.alert_html(EN, view(link=link))
     assert ("<a href=" in out) == shown
     if shown and link:
         assert f'href="{html.escape(link, quote=True)}"' in out
@@ -56,6 +59,7 @@ def test_only_safe_links_are_linked(link: str | None, shown: bool) -> None:
 
 def test_huge_fields_stay_within_telegram_limit() -> None:
     out = render.alert_html(
+        EN,
         view(title="T" * 200_000, summary="word " * 1_000_000, feed_name="F" * 5000, terms=["x" * 50] * 100)
     )
     assert render.utf16_len(html.unescape(out)) <= 1200
@@ -63,7 +67,7 @@ def test_huge_fields_stay_within_telegram_limit() -> None:
 
 
 def test_plain_fallback_has_the_same_facts() -> None:
-    out = render.alert_plain(view(title="<b>NATO</b> & co"))
+    out = render.alert_plain(EN, view(title="<b>NATO</b> & co"))
     assert "<b>NATO</b> & co" in out and "https://example.com/a" in out and "nato" in out
 
 

@@ -1,22 +1,19 @@
-"""Commands for the configured admins: /addfeed."""
+"""Commands for the configured admins: /addfeed, /removefeed, /stats; and /feeds for everyone."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
 from functools import wraps
-from typing import Any
 
 from telegram import Update
 
-from bot import render
+from bot import db, render
+from bot.buttons import confirm_keyboard
 from bot.domain import UserInputError
-from bot.handlers.user import _reply, is_admin
+from bot.handlers.common import Handler, args_text, is_bot_admin, now, reply, tr_for
 from bot.services import BotContext
 
 logger = logging.getLogger(__name__)
-
-Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
 def admin_only(handler: Handler) -> Handler:
@@ -24,10 +21,11 @@ def admin_only(handler: Handler) -> Handler:
 
     @wraps(handler)
     async def guarded(update: Update, context: BotContext) -> None:
-        if not is_admin(update, context):
+        if not is_bot_admin(update, context):
             user = update.effective_user
             logger.info("admin command refused user_id=%s", user.id if user else None)
-            await _reply(update, ["⛔ This command is for the bot's admins."])
+            tr = tr_for(update, context)
+            await reply(update, [tr("⛔ This command is for the bot's admins.")])
             return
         await handler(update, context)
 
@@ -36,10 +34,55 @@ def admin_only(handler: Handler) -> Handler:
 
 @admin_only
 async def addfeed(update: Update, context: BotContext) -> None:
-    """/addfeed URL [NAME]: fetch the URL once, then add it as a feed."""
+    """Fetch the URL once, then add it as a feed; its current items are not alerted."""
+    tr = tr_for(update, context)
     args = context.args or []
     if not args:
-        raise UserInputError("Usage: /addfeed URL [NAME]")
+        raise UserInputError(tr("Usage: /addfeed URL [NAME]"))
     url, name = args[0], " ".join(args[1:]).strip()[:200] or None
     feed, created, items = await context.services.require_poller().add_feed(url, name)
-    await _reply(update, [render.feed_added(feed, created, items)])
+    await reply(update, [render.feed_added(tr, feed, created, items)])
+
+
+@admin_only
+async def removefeed(update: Update, context: BotContext) -> None:
+    """Ask to confirm removing a feed given by id or URL."""
+    tr = tr_for(update, context)
+    ref = args_text(context)
+    if not ref:
+        raise UserInputError(tr("Usage: /removefeed ID or /removefeed URL (see /feeds)"))
+    async with context.services.store.read() as session:
+        feed = await db.feed_by_id_or_url(session, ref)
+    if feed is None:
+        raise UserInputError(
+            tr("No feed matches “{ref}”. See /feeds.", ref=render.esc(render.clip(ref, 100)))
+        )
+    keyboard = confirm_keyboard(context.services.signer, tr, "rf", feed.id)
+    await reply(
+        update,
+        [
+            tr(
+                "Remove feed #{id} <b>{name}</b>? Its alerts stop.",
+                id=feed.id,
+                name=render.esc(render.clip(feed.display_name, 100)),
+            )
+        ],
+        keyboard,
+    )
+
+
+async def feeds(update: Update, context: BotContext) -> None:
+    """The feed sources; admins also see each feed's health."""
+    tr = tr_for(update, context)
+    async with context.services.store.read() as session:
+        rows = await db.list_feeds(session)
+    await reply(update, render.feed_list(tr, rows, admin=is_bot_admin(update, context), now=now()))
+
+
+@admin_only
+async def stats(update: Update, context: BotContext) -> None:
+    """Counts of chats, subscriptions, feeds, articles and alerts."""
+    tr = tr_for(update, context)
+    async with context.services.store.read() as session:
+        numbers = await db.stats(session, now())
+    await reply(update, [render.stats_text(tr, numbers)])

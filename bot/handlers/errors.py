@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.error import Conflict
 
 from bot.domain import NewsbotError
+from bot.handlers.common import tr_for
 from bot.render import esc
 from bot.services import BotContext
 
@@ -24,5 +25,6 @@ async def on_error(update: object, context: BotContext) -> None:
         await update.effective_message.reply_html(f"⚠️ {esc(str(error))}")
         return
     logger.error("unhandled error in update handler", exc_info=error)
-    if isinstance(update, Update) and update.effective_message:
-        await update.effective_message.reply_text("Sorry, something went wrong. Please try again later.")
+    if isinstance(update, Update) and update.effective_message and not update.callback_query:
+        tr = tr_for(update, context)
+        await update.effective_message.reply_text(tr("Sorry, something went wrong. Please try again later."))

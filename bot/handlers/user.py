@@ -1,160 +1,200 @@
-"""Commands for everyone: /start, /help, /subscribe, /unsubscribe, /list, /feeds, /latest, /pause, /resume."""
+"""Subscriber commands: /start, /help, /subscribe, /unsubscribe, /list, /pause, /resume, /lang."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
-from bot import db, render
+from bot import db, render, search
+from bot.buttons import confirm_keyboard, list_keyboard
 from bot.domain import UserInputError
-from bot.matcher import parse_query
+from bot.handlers.common import (
+    args_text,
+    chat_id_of,
+    chat_managers_only,
+    ensure_chat,
+    is_bot_admin,
+    now,
+    reindex_chat,
+    reply,
+    tr_for,
+)
+from bot.i18n import LANGUAGES, Translator
+from bot.render import N_
+from bot import matcher
+from bot.matcher import Query, parse_query
 from bot.services import BotContext
 
-MAX_LATEST = 20
+BACKTEST_DAYS = 7
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+def query_help(tr: Translator) -> str:
+    helps: dict[str, str] = getattr(matcher, "QUERY_HELP", {"en": "nato  \"climate change\"  -sport  乌克兰"})
+    return str(helps.get(tr.lang, helps["en"]))
 
 
-def is_admin(update: Update, context: BotContext) -> bool:
-    """A configured admin speaking as themselves (not a bot, not an anonymous group admin)."""
-    user = update.effective_user
-    message = update.effective_message
-    if user is None or user.is_bot or (message is not None and message.sender_chat is not None):
-        return False
-    return user.id in context.services.settings.telegram.admins
+def parse_user_query(text: str, tr: Translator) -> Query:
+    """The matcher's parse, its error put in the user's language."""
+    try:
+        return parse_query(text)
+    except UserInputError as exc:
+        code = getattr(exc, "code", None)
+        position = getattr(exc, "position", None)
+        if code is not None and position is not None:
+            raise UserInputError(
+                tr(
+                    "Query error at position {pos}: {problem}",
+                    pos=position,
+                    problem=tr(QUERY_PROBLEMS.get(code, str(exc))),
+                )
+            ) from None
+        raise UserInputError(tr("Query error: {problem}", problem=str(exc))) from None
 
 
-async def _reply(update: Update, texts: list[str]) -> None:
-    message = update.effective_message
-    assert message is not None
-    for text in texts:
-        await message.reply_html(text, disable_web_page_preview=True)
-
-
-async def _reindex_chat(context: BotContext, session: AsyncSession, chat_id: int, active: bool) -> None:
-    """Put a chat's subscriptions in the live index, or take them out."""
-    index = context.services.index
-    for sub in await db.list_subscriptions(session, chat_id):
-        if active:
-            index.add(sub.id, chat_id, sub.query)
-        else:
-            index.remove(sub.id)
+QUERY_PROBLEMS = {
+    "empty": N_("the query is empty"),
+    "too_long": N_("the query is longer than 200 characters"),
+    "too_many_terms": N_("the query has more than 10 terms"),
+    "too_deep": N_("parentheses are nested more than 3 deep"),
+    "unclosed_quote": N_("a quote is not closed"),
+    "unbalanced_paren": N_("parentheses do not match"),
+    "only_negative": N_("the query needs at least one word to look for"),
+    "prefix_too_short": N_("a prefix* needs at least 3 characters"),
+    "dangling_operator": N_("OR needs a term on each side"),
+    "unknown_field": N_("only title: is a known field"),
+}
 
 
 async def start(update: Update, context: BotContext) -> None:
-    """/start: register the chat (or wake it after a block) and show the help."""
+    """Register the chat (or wake it after a block) and show the help."""
     chat = update.effective_chat
     assert chat is not None
-    user = update.effective_user
+    tr = tr_for(update, context)
     async with context.services.store.write() as session:
-        row = await db.upsert_chat(session, chat.id, chat.type, user.language_code if user else None, now())
-        await _reindex_chat(context, session, chat.id, active=not row.paused)
-    await _reply(update, [render.help_text(is_admin(update, context), welcome=True)])
+        row = await db.upsert_chat(session, chat.id, chat.type, tr.lang, now())
+        await reindex_chat(context, session, chat.id, active=not row.paused)
+    text = render.help_text(tr, admin=is_bot_admin(update, context), query_help=query_help(tr), welcome=True)
+    await reply(update, [text])
 
 
 async def help_(update: Update, context: BotContext) -> None:
-    """/help: the command list and the query syntax."""
-    await _reply(update, [render.help_text(is_admin(update, context))])
+    """The command list and the query syntax."""
+    tr = tr_for(update, context)
+    await reply(
+        update, [render.help_text(tr, admin=is_bot_admin(update, context), query_help=query_help(tr))]
+    )
 
 
-async def _ensure_chat(context: BotContext, session: AsyncSession, update: Update) -> db.Chat:
-    chat = update.effective_chat
-    assert chat is not None
-    row = await db.get_chat(session, chat.id)
-    if row is None:
-        user = update.effective_user
-        row = await db.upsert_chat(session, chat.id, chat.type, user.language_code if user else None, now())
-    return row
-
-
+@chat_managers_only
 async def subscribe(update: Update, context: BotContext) -> None:
-    """/subscribe QUERY: add a keyword subscription for this chat."""
-    text = " ".join(context.args or [])
-    if not text.strip():
-        raise UserInputError(
-            'Usage: /subscribe QUERY — for example /subscribe nato or /subscribe "climate change"'
-        )
-    query = parse_query(text)
-    limit = context.services.settings.limits.subscriptions_per_chat
-    async with context.services.store.write() as session:
-        chat = await _ensure_chat(context, session, update)
-        if await db.count_subscriptions(session, chat.id) >= limit:
-            raise UserInputError(f"This chat already has {limit} subscriptions, the most allowed.")
-        sub, created = await db.add_subscription(session, chat.id, text.strip(), query.norm, now())
-        if created and chat.active and not chat.paused:
-            context.services.index.add(sub.id, chat.id, query)
-    await _reply(update, [render.subscribed(sub.id, sub.query, created)])
-
-
-async def unsubscribe(update: Update, context: BotContext) -> None:
-    """/unsubscribe ID | QUERY | all: remove subscriptions of this chat."""
-    text = " ".join(context.args or []).strip()
+    """Add a keyword subscription, with a backtest over the last week."""
+    tr = tr_for(update, context)
+    text = args_text(context)
     if not text:
         raise UserInputError(
-            "Usage: /unsubscribe ID, /unsubscribe QUERY or /unsubscribe all (see /list for ids)"
+            tr('Usage: /subscribe QUERY — for example /subscribe nato or /subscribe "climate change"')
         )
-    chat = update.effective_chat
-    assert chat is not None
+    query = parse_user_query(text, tr)
+    limit = context.services.settings.limits.subscriptions_per_chat
     async with context.services.store.write() as session:
-        if text.lower() == "all":
-            removed = await db.remove_subscriptions(session, chat.id)
-        elif text.lstrip("#").isdigit() and len(text) < 12:
-            removed = await db.remove_subscriptions(session, chat.id, sub_id=int(text.lstrip("#")))
+        chat = await ensure_chat(session, update, context)
+        sub, created = await db.add_subscription(session, chat.id, text, query.norm, now())
+        if created and await db.count_subscriptions(session, chat.id) > limit:
+            raise UserInputError(tr("This chat already has {n} subscriptions, the most allowed.", n=limit))
+        if created and chat.active and not chat.paused:
+            context.services.index.add(sub.id, chat.id, sub.query)
+    since = now() - timedelta(days=BACKTEST_DAYS)
+    matches = recent = None
+    if created:
+        matches = await search.count_matches(context.services.store, query, since=since)
+        page = await search.find(context.services.store, query, limit=3, since=since)
+        recent = page.items
+    await reply(
+        update,
+        [
+            render.subscribed(
+                tr,
+                sub.id,
+                sub.query,
+                created=created,
+                matches_7d=matches or 0,
+                recent=recent or [],
+                now=now(),
+            )
+        ],
+    )
+
+
+@chat_managers_only
+async def unsubscribe(update: Update, context: BotContext) -> None:
+    """Remove a subscription by id or query; `all` asks first."""
+    tr = tr_for(update, context)
+    text = args_text(context)
+    if not text:
+        raise UserInputError(
+            tr("Usage: /unsubscribe ID, /unsubscribe QUERY or /unsubscribe all (see /list for ids)")
+        )
+    chat_id = chat_id_of(update)
+    if text.lower() == "all":
+        keyboard = confirm_keyboard(context.services.signer, tr, "ua")
+        await reply(update, [tr("Remove all subscriptions of this chat?")], keyboard)
+        return
+    async with context.services.store.write() as session:
+        ref = text.lstrip("#")
+        if ref.isdigit() and len(ref) < 12:
+            removed = await db.remove_subscriptions(session, chat_id, sub_id=int(ref))
         else:
-            removed = await db.remove_subscriptions(session, chat.id, query_norm=parse_query(text).norm)
+            norm = parse_user_query(text, tr).norm
+            removed = await db.remove_subscriptions(session, chat_id, query_norm=norm)
         for sub in removed:
             context.services.index.remove(sub.id)
-    await _reply(update, [render.unsubscribed([(s.id, s.query) for s in removed], text)])
+    await reply(update, [render.unsubscribed(tr, [(s.id, s.query) for s in removed], text)])
 
 
 async def list_(update: Update, context: BotContext) -> None:
-    """/list: this chat's subscriptions with their ids."""
-    chat = update.effective_chat
-    assert chat is not None
+    """This chat's subscriptions with ids and remove buttons."""
+    tr = tr_for(update, context)
+    chat_id = chat_id_of(update)
     async with context.services.store.read() as session:
-        subs = await db.list_subscriptions(session, chat.id)
-        row = await db.get_chat(session, chat.id)
-    paused = bool(row and row.paused)
-    await _reply(update, render.subscription_list([(s.id, s.query) for s in subs], paused=paused))
+        subs = await db.list_subscriptions(session, chat_id)
+        row = await db.get_chat(session, chat_id)
+    rows = [(s.id, s.query, s.muted) for s in subs]
+    keyboard = list_keyboard(context.services.signer, tr, [(s.id, s.query) for s in subs])
+    await reply(update, render.subscription_list(tr, rows, paused=bool(row and row.paused)), keyboard)
 
 
-async def feeds(update: Update, context: BotContext) -> None:
-    """/feeds: the feed sources; admins also see their health."""
-    async with context.services.store.read() as session:
-        rows = await db.list_feeds(session)
-    await _reply(update, render.feed_list(rows, admin=is_admin(update, context)))
-
-
-async def latest(update: Update, context: BotContext) -> None:
-    """/latest [N]: the newest stored headlines."""
-    args = context.args or []
-    limit = 5
-    if args:
-        if not args[0].lstrip("-").isdigit():
-            raise UserInputError(f"Usage: /latest [N] — N is a number from 1 to {MAX_LATEST}")
-        limit = max(1, min(MAX_LATEST, int(args[0]))) if len(args[0]) < 6 else MAX_LATEST
-    async with context.services.store.read() as session:
-        rows = await db.latest_articles(session, limit)
-    await _reply(update, render.headlines(rows, now()))
-
-
+@chat_managers_only
 async def pause(update: Update, context: BotContext) -> None:
-    """/pause: stop alerts for this chat."""
+    """Stop alerts for this chat."""
     await _set_paused(update, context, True)
 
 
+@chat_managers_only
 async def resume(update: Update, context: BotContext) -> None:
-    """/resume: restart alerts for this chat (nothing missed meanwhile is replayed)."""
+    """Restart alerts for this chat; nothing missed meanwhile is replayed."""
     await _set_paused(update, context, False)
 
 
 async def _set_paused(update: Update, context: BotContext, paused: bool) -> None:
+    tr = tr_for(update, context)
     async with context.services.store.write() as session:
-        chat = await _ensure_chat(context, session, update)
+        chat = await ensure_chat(session, update, context)
         await db.set_chat_paused(session, chat.id, paused)
-        await _reindex_chat(context, session, chat.id, active=not paused and chat.active)
-    await _reply(update, [render.paused_text(paused)])
+        await reindex_chat(context, session, chat.id, active=not paused and chat.active)
+    await reply(update, [render.paused_text(tr, paused)])
+
+
+@chat_managers_only
+async def lang(update: Update, context: BotContext) -> None:
+    """Choose the reply language: /lang en or /lang zh."""
+    choice = args_text(context).lower()
+    if choice not in LANGUAGES:
+        tr = tr_for(update, context)
+        raise UserInputError(tr("Usage: /lang en or /lang zh"))
+    async with context.services.store.write() as session:
+        chat = await ensure_chat(session, update, context)
+        await db.set_chat_language(session, chat.id, choice)
+    context.services.languages[chat.id] = choice
+    tr = tr_for(update, context)
+    await reply(update, [tr("Language set to English.")])
