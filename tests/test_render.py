@@ -60,7 +60,7 @@ def test_only_safe_links_are_linked(link: str | None, shown: bool) -> None:
 def test_huge_fields_stay_within_telegram_limit() -> None:
     out = render.alert_html(
         EN,
-        view(title="T" * 200_000, summary="word " * 1_000_000, feed_name="F" * 5000, terms=["x" * 50] * 100)
+        view(title="T" * 200_000, summary="word " * 1_000_000, feed_name="F" * 5000, terms=["x" * 50] * 100),
     )
     assert render.utf16_len(html.unescape(out)) <= 1200
     assert render.utf16_len(out) <= render.MAX_MESSAGE

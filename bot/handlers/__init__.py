@@ -54,9 +54,7 @@ async def flood_guard(update: Update, context: BotContext) -> None:
     if verdict == "warn" and update.effective_message is not None:
         logger.info("chat flooding chat_id=%s", chat.id)
         tr = tr_for(update, context)
-        await update.effective_message.reply_text(
-            tr("🐢 Too many commands. Please slow down.")
-        )
+        await update.effective_message.reply_text(tr("🐢 Too many commands. Please slow down."))
     raise ApplicationHandlerStop
 
 

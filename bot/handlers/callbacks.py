@@ -40,17 +40,18 @@ async def on_button(update: Update, context: BotContext) -> None:
         await query.answer(tr("Only administrators can do that here."))
         return
     text, markup, note = await _act(update, context, press, chat.id)
-    await query.answer(note)
-    if text is not None:
-        try:
+    try:
+        if text is not None:
             await query.edit_message_text(
                 text, parse_mode="HTML", reply_markup=markup, disable_web_page_preview=True
             )
-        except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                raise
-    elif markup is not None:
-        await query.edit_message_reply_markup(markup)
+        elif markup is not None:
+            await query.edit_message_reply_markup(markup if markup.inline_keyboard else None)
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
+    # Answered last, once the message shows the result.
+    await query.answer(note)
 
 
 async def _act(

@@ -48,8 +48,11 @@ async def search_(update: Update, context: BotContext) -> None:
     if not text:
         raise UserInputError(tr("Usage: /search QUERY — for example /search nato -summit"))
     query = parse_user_query(text, tr)
-    key = context.services.searches.new(chat_id_of(update), text)
-    body, keyboard = await search_page(context, tr, key, query, text, [0], 0)
+    chat_id = chat_id_of(update)
+    key = context.services.searches.new(chat_id, text)
+    session = context.services.searches.get(key, chat_id)
+    assert session is not None
+    body, keyboard = await search_page(context, tr, key, query, text, session[1], 0)
     await reply(update, [body], keyboard)
 
 

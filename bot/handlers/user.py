@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from telegram import Update
 
-from bot import db, render, search
+from bot import db, matcher, render, search
 from bot.buttons import confirm_keyboard, list_keyboard
 from bot.domain import UserInputError
 from bot.handlers.common import (
@@ -21,16 +21,15 @@ from bot.handlers.common import (
     tr_for,
 )
 from bot.i18n import LANGUAGES, Translator
-from bot.render import N_
-from bot import matcher
 from bot.matcher import Query, parse_query
+from bot.render import N_
 from bot.services import BotContext
 
 BACKTEST_DAYS = 7
 
 
 def query_help(tr: Translator) -> str:
-    helps: dict[str, str] = getattr(matcher, "QUERY_HELP", {"en": "nato  \"climate change\"  -sport  乌克兰"})
+    helps: dict[str, str] = getattr(matcher, "QUERY_HELP", {"en": 'nato  "climate change"  -sport  乌克兰'})
     return str(helps.get(tr.lang, helps["en"]))
 
 

@@ -702,6 +702,10 @@ class FakeBotApi:
             self.add_update({"message": {**service, "migrate_from_chat_id": chat_id}})
         return update_id
 
+    def message(self, chat_id: int, message_id: int) -> SentMessage:
+        """A message the bot sent, as it stands now (after any edits)."""
+        return self._messages[(chat_id, message_id)]
+
     def add_callback_query(
         self,
         chat_id: int,

@@ -1,0 +1,257 @@
+"""The chat interface through the real PTB client and the fake Bot API: commands, buttons, groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import db
+from tests.conftest import ADMIN_ID, Bots
+from tests.fakes.bot_api import FakeBotApi, SentMessage
+from tests.fakes.feed_server import FeedServer, rss
+from tests.test_pipeline import command, start_with_feed
+
+
+def buttons(message: SentMessage) -> list[dict[str, Any]]:
+    markup = message.reply_markup or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def press(
+    api: FakeBotApi,
+    message: SentMessage,
+    label: str,
+    *,
+    user_id: int | None = None,
+    data: str | None = None,
+    language_code: str = "en",
+) -> str:
+    """Press the button whose text contains `label` (or send raw `data`); return the short answer."""
+    if data is None:
+        [found] = [b for b in buttons(message) if label in b["text"]]
+        data = found["callback_data"]
+    before = len(api.callback_answers)
+    api.add_callback_query(
+        message.chat_id, message.message_id, data, user_id=user_id, language_code=language_code
+    )
+    calls = await api.wait_for_call("answerCallbackQuery", count=before + 1)
+    assert calls
+    await api.wait_until_idle_polling()
+    return str(api.callback_answers[before].get("text") or "")
+
+
+def news(n: int, word: str = "NATO") -> list[dict[str, str]]:
+    return [
+        {
+            "title": f"{word} story {i}",
+            "link": f"https://news.example.com/{word}/{i}",
+            "guid": f"{word}-{i}",
+            "description": f"Report number {i} about {word}.",
+        }
+        for i in range(n)
+    ]
+
+
+async def test_subscribe_replies_with_a_backtest(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    await start_with_feed(bots, make_settings, feed_server, news(4) + news(2, "bakery"))
+    reply = await command(bot_api, 40, "/subscribe nato")
+    assert "Subscribed #1" in reply and "would have matched 4 stored articles" in reply
+    [sent] = bot_api.messages_to(40)
+    assert len(sent.links) == 3 and all("/NATO/" in link for link in sent.links)
+    assert "already have" in await command(bot_api, 40, "/subscribe NATO")
+
+
+async def test_subscription_limit_and_bad_queries(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi
+) -> None:
+    runtime = await bots.start(make_settings(limits={"subscriptions_per_chat": 2}))
+    await command(bot_api, 41, "/subscribe a1")
+    await command(bot_api, 41, "/subscribe b2")
+    assert "most allowed" in await command(bot_api, 41, "/subscribe c3")
+    odd = ["x" * 5000, "\x00\x07\u202e", "🙂🙂🙂", "<b>&amp;</b>", '"unclosed', "-only"]
+    for text in odd:
+        reply = await command(bot_api, 42, f"/subscribe {text}")
+        assert reply.startswith("⚠️") or "Subscribed" in reply, reply
+    assert not bot_api.rejected
+    async with runtime.store.read() as session:
+        assert len(await db.list_subscriptions(session, 41)) == 2
+
+
+async def test_unsubscribe_all_asks_first(bots: Bots, make_settings: Any, bot_api: FakeBotApi) -> None:
+    runtime = await bots.start(make_settings())
+    await command(bot_api, 43, "/subscribe nato")
+    await command(bot_api, 43, "/subscribe 乌克兰")
+    await command(bot_api, 43, "/unsubscribe all")
+    ask = bot_api.messages_to(43)[-1]
+    await press(bot_api, ask, "Cancel")
+    assert bot_api.message(43, ask.message_id).text == "Cancelled."
+    await command(bot_api, 43, "/unsubscribe all")
+    ask = bot_api.messages_to(43)[-1]
+    await press(bot_api, ask, "Yes")
+    assert "Removed 2 subscriptions" in bot_api.message(43, ask.message_id).text
+    async with runtime.store.read() as session:
+        assert not await db.list_subscriptions(session, 43)
+    assert len(runtime.services.index) == 0
+
+
+async def test_list_remove_button_edits_the_list(bots: Bots, make_settings: Any, bot_api: FakeBotApi) -> None:
+    await bots.start(make_settings())
+    await command(bot_api, 44, "/subscribe nato")
+    await command(bot_api, 44, "/subscribe brexit")
+    await command(bot_api, 44, "/list")
+    listing = bot_api.messages_to(44)[-1]
+    assert "#1 nato" in listing.text and "#2 brexit" in listing.text
+    await press(bot_api, listing, "#1")
+    edited = bot_api.message(44, listing.message_id)
+    assert "nato" not in edited.text and "#2 brexit" in edited.text
+    assert len(bot_api.messages_to(44)) == 3  # answered by an edit, not a new message
+
+
+async def test_alert_buttons_mute_and_unsubscribe(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await start_with_feed(bots, make_settings, feed_server, [])
+    await command(bot_api, 45, "/subscribe nato")
+    feed_server.set_feed("/world.xml", rss(news(1), title="World"))
+    await runtime.poller.tick(force=True)
+    alert = (await bot_api.wait_for_sent(2, chat_id=45))[-1]
+    assert [b["text"] for b in buttons(alert)] == ["Mute «nato»", "Unsubscribe"]
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons(alert))
+    assert "Muted" in await press(bot_api, alert, "Mute")
+    assert next(b["text"] for b in buttons(bot_api.message(45, alert.message_id))) == "Unmute «nato»"
+    feed_server.set_feed("/world.xml", rss(news(2), title="World"))
+    assert (await runtime.poller.tick(force=True)).alerts == 0
+    await press(bot_api, bot_api.message(45, alert.message_id), "Unmute")
+    feed_server.set_feed("/world.xml", rss(news(3), title="World"))
+    assert (await runtime.poller.tick(force=True)).alerts == 1
+    second = (await bot_api.wait_for_sent(3, chat_id=45))[-1]
+    assert "Unsubscribed" in await press(bot_api, second, "Unsubscribe")
+    assert not buttons(bot_api.message(45, second.message_id))
+    async with runtime.store.read() as session:
+        assert not await db.list_subscriptions(session, 45)
+    # The first alert's buttons are stale now: a polite answer, nothing changes.
+    assert "no longer valid" in await press(bot_api, bot_api.message(45, alert.message_id), "Mute")
+
+
+async def test_forged_and_foreign_buttons_change_nothing(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi
+) -> None:
+    runtime = await bots.start(make_settings())
+    await command(bot_api, 46, "/subscribe nato")
+    await command(bot_api, 46, "/list")
+    listing = bot_api.messages_to(46)[-1]
+    real = buttons(listing)[0]["callback_data"]
+    for forged in ["r:1:AAAAAAAA", "r:1", "x" * 64, "r:1:" + real.rsplit(":", 1)[1][::-1], "ua:" + real[-8:]]:
+        assert "no longer valid" in await press(bot_api, listing, "", data=forged)
+    # Another chat's subscription id, even with a valid signature, is not this chat's to remove.
+    await command(bot_api, 47, "/list")
+    other = bot_api.messages_to(47)[-1]
+    assert "no longer valid" in await press(bot_api, other, "", data=real)
+    async with runtime.store.read() as session:
+        assert len(await db.list_subscriptions(session, 46)) == 1
+
+
+async def test_latest_and_search_paging(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    await start_with_feed(bots, make_settings, feed_server, news(12) + news(3, "bakery"))
+    latest = await command(bot_api, 48, "/latest 99999999999999999999")
+    assert latest.count("•") == 15
+    assert (await command(bot_api, 48, "/latest 2 bakery")).count("•") == 2
+    assert "between" not in await command(bot_api, 48, "/latest -1")
+    await command(bot_api, 48, "/search nato -bakery")
+    page = bot_api.messages_to(48)[-1]
+    assert page.text.count("•") == 5 and "page 1" in page.text
+    assert "NATO story 11" in page.text  # newest first
+    await press(bot_api, page, "Older")
+    page2 = bot_api.message(48, page.message_id)
+    assert "page 2" in page2.text and "NATO story 6" in page2.text and "NATO story 11" not in page2.text
+    await press(bot_api, page2, "Older")
+    page3 = bot_api.message(48, page.message_id)
+    assert page3.text.count("•") == 2 and not [b for b in buttons(page3) if "Older" in b["text"]]
+    await press(bot_api, page3, "Newer")
+    assert "page 2" in bot_api.message(48, page.message_id).text
+
+
+async def test_admin_commands_are_refused_to_others(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await start_with_feed(bots, make_settings, feed_server, news(2))
+    for text in ["/stats", "/removefeed 1", f"/addfeed {feed_server.url('/x.xml')}"]:
+        assert "admins" in await command(bot_api, 49, text)
+    stats = await command(bot_api, ADMIN_ID, "/stats")
+    assert "Feeds: 1 healthy" in stats and "Articles stored: 2" in stats
+    health = await command(bot_api, ADMIN_ID, "/feeds")
+    assert "ok" in health and "last success" in health
+    assert "last success" not in await command(bot_api, 49, "/feeds")
+    await command(bot_api, ADMIN_ID, "/removefeed 1")
+    ask = bot_api.messages_to(ADMIN_ID)[-1]
+    assert "no longer valid" not in await press(bot_api, ask, "Yes")
+    assert "Removed feed #1" in bot_api.message(ADMIN_ID, ask.message_id).text
+    assert "No feeds yet" in await command(bot_api, 49, "/feeds")
+    assert (await runtime.poller.tick(force=True)).polled == 0
+    async with runtime.store.read() as session:
+        assert await db.count_articles(session) == 2  # history is kept
+
+
+async def test_groups_only_administrators_change_subscriptions(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi
+) -> None:
+    runtime = await bots.start(make_settings())
+    bot_api.set_chat_administrators(-500, [7])
+    refused = await command(bot_api, -500, "/subscribe nato", chat_type="group", user_id=8)
+    assert "only its administrators" in refused
+    assert "Subscribed" in await command(bot_api, -500, "/subscribe nato", chat_type="group", user_id=7)
+    bot_api.add_message(-500, "/subscribe@some_other_bot brexit", chat_type="group", user_id=7)
+    assert "#1 nato" in await command(bot_api, -500, "/list", chat_type="group", user_id=8)
+    async with runtime.store.read() as session:
+        assert [s.query for s in await db.list_subscriptions(session, -500)] == ["nato"]
+
+
+async def test_replies_follow_the_users_language(bots: Bots, make_settings: Any, bot_api: FakeBotApi) -> None:
+    await bots.start(make_settings())
+    assert "已订阅" in await command(bot_api, 50, "/subscribe 乌克兰", language_code="zh-hans")
+    assert "Subscribed" in await command(bot_api, 51, "/subscribe nato", language_code="en")
+    error = await command(bot_api, 50, '/subscribe "abc', language_code="zh-hans")
+    assert "查询错误" in error
+    await command(bot_api, 51, "/lang zh")
+    assert "你的订阅" in await command(bot_api, 51, "/list")
+    assert "Language set to English" in await command(bot_api, 51, "/lang en")
+    assert "/lang" in await command(bot_api, 51, "/lang fr")
+
+
+async def test_command_flood_is_slowed_without_hurting_others(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi
+) -> None:
+    await bots.start(make_settings())
+    for _ in range(35):
+        bot_api.add_message(52, "/help")
+    await bot_api.wait_until_idle_polling()
+    assert "Commands" in await command(bot_api, 53, "/help")
+    texts = [m.text for m in bot_api.messages_to(52)]
+    assert texts.count("🐢 Too many commands. Please slow down.") == 1
+    assert len(texts) == 31
+
+
+async def test_menus_are_set_and_edited_commands_do_not_rerun(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi
+) -> None:
+    runtime = await bots.start(make_settings())
+    default = [c["command"] for c in bot_api.commands["default"]]
+    assert "subscribe" in default and "addfeed" not in default
+    admin_scopes = [k for k in bot_api.commands if str(ADMIN_ID) in k]
+    assert admin_scopes and "addfeed" in [c["command"] for c in bot_api.commands[admin_scopes[0]]]
+    await command(bot_api, 54, "/subscribe alpha")
+    bot_api.add_message(54, "/subscribe beta", edited=True)
+    await command(bot_api, 54, "/help")
+    async with runtime.store.read() as session:
+        assert [s.query for s in await db.list_subscriptions(session, 54)] == ["alpha"]
+
+
+async def test_a_refused_command_menu_does_not_stop_the_bot(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi
+) -> None:
+    bot_api.fail_next("setMyCommands", 400, "Bad Request: BOT_COMMANDS_TOO_MUCH", times=10)
+    await bots.start(make_settings())
+    assert "Commands" in await command(bot_api, 55, "/help")
