@@ -255,3 +255,46 @@ async def test_a_refused_command_menu_does_not_stop_the_bot(
     bot_api.fail_next("setMyCommands", 400, "Bad Request: BOT_COMMANDS_TOO_MUCH", times=10)
     await bots.start(make_settings())
     assert "Commands" in await command(bot_api, 55, "/help")
+
+
+async def test_group_migration_message_moves_subscriptions(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi
+) -> None:
+    runtime = await bots.start(make_settings())
+    bot_api.set_chat_administrators(-600, [7])
+    await command(bot_api, -600, "/subscribe nato", chat_type="group", user_id=7)
+    bot_api.add_message(-600, "", chat_type="group", user_id=7, migrate_to_chat_id=-1000000000600)
+    bot_api.set_chat_administrators(-1000000000600, [7])
+    listing = await command(bot_api, -1000000000600, "/list", chat_type="supergroup", user_id=7)
+    assert "#1 nato" in listing
+    async with runtime.store.read() as session:
+        assert await db.get_chat(session, -600) is None
+
+
+async def test_addfeed_refuses_with_the_reason(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    await bots.start(make_settings(polling={"allow_private_addresses": False}))
+    feed_server.set_feed("/ok.xml", rss(news(1), title="OK"))
+    private = await command(bot_api, ADMIN_ID, f"/addfeed {feed_server.url('/ok.xml')}")
+    assert "refused" in private and "private" in private
+    for url, reason in [("ftp://example.com/feed", "http"), ("not-a-url", "URL"), ("http://127.1/", "numeric")]:
+        assert reason in await command(bot_api, ADMIN_ID, f"/addfeed {url}")
+    assert "Usage" in await command(bot_api, ADMIN_ID, "/addfeed")
+    assert "No feeds yet" in await command(bot_api, ADMIN_ID, "/feeds")
+
+
+async def test_addfeed_refuses_non_feeds_and_dead_servers(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    await bots.start(make_settings())
+    feed_server.set_feed("/page.html", b"<html><body>Login</body></html>", content_type="text/html")
+    feed_server.set_status("/gone.xml", 404)
+    assert "not a feed" in await command(bot_api, ADMIN_ID, f"/addfeed {feed_server.url('/page.html')}")
+    assert "HTTP 404" in await command(bot_api, ADMIN_ID, f"/addfeed {feed_server.url('/gone.xml')}")
+
+
+async def test_anonymous_group_admin_is_not_a_bot_admin(bots: Bots, make_settings: Any, bot_api: FakeBotApi) -> None:
+    await bots.start(make_settings())
+    refused = await command(bot_api, -700, "/stats", chat_type="supergroup", user_id=1087968824, sender_chat_id=-700)
+    assert "admins" in refused
