@@ -25,7 +25,8 @@ from bot.i18n import LANGUAGES, translator
 from bot.lock import ProcessLock
 from bot.matcher import build_index
 from bot.poller import Poller
-from bot.render import COMMAND_MENU
+from bot.domain import Notice
+from bot.render import COMMAND_MENU, notice_text
 from bot.services import BotContext, Services
 from bot.urlguard import normalize_feed_url, redact
 
@@ -85,6 +86,8 @@ class Runtime:
         self.app = build_application(settings, self.services)
         self.http: aiohttp.ClientSession | None = None
         self.stopped = asyncio.Event()
+        self._notices: asyncio.Queue[Notice] = asyncio.Queue()
+        self._notice_task: asyncio.Task[None] | None = None
         self._locked = False
 
     @property
@@ -116,9 +119,14 @@ class Runtime:
             limits,
             self.services.index,
             interval=polling.interval_seconds,
+            max_interval=polling.max_interval_seconds,
             max_backoff=polling.max_backoff_seconds,
             concurrency=polling.concurrency,
+            failure_alert_after=polling.failure_alert_after,
+            max_new_per_poll=polling.max_new_per_poll,
+            alert_newest_on_flood=polling.alert_newest_on_flood,
             on_alerts=lambda: self.outbox.wake(),
+            notify=self._notices.put_nowait,
         )
         d = self.settings.delivery
         self.services.outbox = Outbox(
@@ -135,6 +143,7 @@ class Runtime:
         await self.app.initialize()
         await self._set_commands()
         await self.outbox.start()
+        self._notice_task = asyncio.create_task(self._send_notices(), name="notices")
         await self.app.start()
         assert self.app.updater is not None
         await self.app.updater.start_polling(
@@ -182,6 +191,20 @@ class Runtime:
         except TelegramError as exc:  # a menu is a nicety; the bot runs without it
             logger.warning("setMyCommands refused: %s", exc)
 
+    async def _send_notices(self) -> None:
+        """Tell every admin about feed trouble, best effort."""
+        tr = translator("en")
+        while True:
+            notice = await self._notices.get()
+            text = notice_text(tr, notice, datetime.now(UTC))
+            for admin_id in self.settings.telegram.admins:
+                try:
+                    await self.app.bot.send_message(
+                        admin_id, text, parse_mode="HTML", disable_web_page_preview=True
+                    )
+                except TelegramError as exc:
+                    logger.warning("admin notice not sent admin=%s error=%s", admin_id, exc)
+
     def request_stop(self) -> None:
         self.stopped.set()
 
@@ -197,6 +220,8 @@ class Runtime:
             await app.stop()
         if self.services.outbox is not None:
             await self.services.outbox.stop(grace=3.0)
+        if self._notice_task is not None:
+            self._notice_task.cancel()
         await app.shutdown()
         if self.http is not None:
             await self.http.close()

@@ -75,6 +75,12 @@ class PollingSettings(_Section):
     max_body_bytes: Annotated[StrictInt, Field(ge=1024)] = 5 * 1024 * 1024
     concurrency: Annotated[StrictInt, Field(ge=1, le=100)] = 10
     max_backoff_seconds: Annotated[StrictInt, Field(ge=1)] = 3600
+    # A feed's Cache-Control max-age or RSS <ttl> may space its checks out up to this.
+    max_interval_seconds: Annotated[StrictInt, Field(ge=1)] = 3600
+    failure_alert_after: Annotated[StrictInt, Field(ge=1)] = 5
+    max_new_per_poll: Annotated[StrictInt, Field(ge=1)] = 50
+    alert_newest_on_flood: Annotated[StrictInt, Field(ge=0)] = 5
+    retention_days: Annotated[StrictInt, Field(ge=1)] = 90
 
 
 class DeliverySettings(_Section):

@@ -7,6 +7,7 @@ cases own their transactions.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -29,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     func,
+    or_,
     select,
     text,
     update,
@@ -40,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.domain import Alert, EntryDraft, StoredArticle
+from bot.text import title_fingerprint
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -83,6 +86,7 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_notified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     @property
@@ -107,6 +111,8 @@ class Article(Base):
     content: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str] = mapped_column(String(300), default="")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    link_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 of the canonical link
+    title_fp: Mapped[str | None] = mapped_column(String(64))  # sha256 of the title's fingerprint
 
 
 class Chat(Base):
@@ -302,6 +308,7 @@ async def record_feed_success(
         failing_since=None,
         last_success_at=now,
         first_polled=True,
+        failure_notified=False,
     )
     if etag is not None or last_modified is not None:
         values.update(etag=etag, last_modified=last_modified)
@@ -324,6 +331,7 @@ async def record_feed_failure(
     error: str,
     next_check_at: datetime,
     gone: bool = False,
+    notified: bool = False,
 ) -> None:
     """A failed poll: counted on the row, with when the trouble began."""
     await session.execute(
@@ -335,6 +343,7 @@ async def record_feed_failure(
             failing_since=func.coalesce(Feed.failing_since, now),
             next_check_at=next_check_at,
             state="gone" if gone else Feed.state,
+            failure_notified=notified,
         )
     )
 
@@ -387,6 +396,8 @@ async def insert_new_articles(
                 content=d.content,
                 author=d.author[:300],
                 first_seen_at=now,
+                link_hash=_sha(d.canonical_link) if d.canonical_link else None,
+                title_fp=_sha(fp) if (fp := title_fingerprint(d.title)) else None,
             )
         )
     inserted: list[StoredArticle] = []
@@ -396,13 +407,76 @@ async def insert_new_articles(
             _insert(session, Article)
             .values(rows[start : start + 500])
             .on_conflict_do_nothing(index_elements=["feed_id", "key"])
-            .returning(Article.id, Article.feed_id, Article.title, Article.summary, Article.content)
+            .returning(
+                Article.id,
+                Article.feed_id,
+                Article.title,
+                Article.summary,
+                Article.content,
+                Article.key,
+                Article.link_hash,
+                Article.title_fp,
+            )
         )
         for r in (await session.execute(stmt)).all():
             inserted.append(
-                StoredArticle(id=r.id, feed_id=r.feed_id, title=r.title, summary=r.summary, content=r.content)
+                StoredArticle(
+                    id=r.id,
+                    feed_id=r.feed_id,
+                    title=r.title,
+                    summary=r.summary,
+                    content=r.content,
+                    key=r.key,
+                    link_hash=r.link_hash,
+                    title_fp=r.title_fp,
+                )
             )
     return inserted
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def renamed_links(
+    session: AsyncSession, feed_id: int, new: Sequence[StoredArticle], current_keys: set[str]
+) -> set[str]:
+    """Link hashes of new rows that only renamed a stored article (its GUID changed, its link did not).
+
+    The stored article must have vanished from this fetch, and the link must be unique in it, so
+    distinct items that share one link (a feed linking everything to its home page) still count.
+    """
+    counts: dict[str, int] = {}
+    for a in new:
+        if a.link_hash:
+            counts[a.link_hash] = counts.get(a.link_hash, 0) + 1
+    unique = [h for h, n in counts.items() if n == 1]
+    if not unique:
+        return set()
+    new_ids = [a.id for a in new]
+    stmt = select(Article.link_hash, Article.key).where(
+        Article.feed_id == feed_id, Article.link_hash.in_(unique), Article.id.not_in(new_ids)
+    )
+    return {h for h, key in (await session.execute(stmt)).all() if h and key not in current_keys}
+
+
+async def chats_alerted_for_same_story(
+    session: AsyncSession, article: StoredArticle, since: datetime
+) -> set[int]:
+    """Chats already alerted (or queued) for the same story from another feed: same link or title."""
+    conds = []
+    if article.link_hash:
+        conds.append(Article.link_hash == article.link_hash)
+    if article.title_fp:
+        conds.append(Article.title_fp == article.title_fp)
+    if not conds:
+        return set()
+    stmt = (
+        select(Delivery.chat_id)
+        .join(Article, Article.id == Delivery.article_id)
+        .where(or_(*conds), Article.id != article.id, Article.first_seen_at >= since)
+    )
+    return set((await session.execute(stmt)).scalars().all())
 
 
 async def get_article(session: AsyncSession, article_id: int) -> Article | None:

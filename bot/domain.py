@@ -37,6 +37,10 @@ class EntryDraft:
     summary: str = ""  # plain text
     content: str = ""  # plain text
     author: str = ""
+    guid: str | None = None  # the feed's own id for the entry (RSS guid, Atom id, JSON Feed id), stripped
+    # Identity of `link` for comparisons only (urlguard.canonical_link): tracking parameters and the
+    # fragment dropped, http folded into https. Display `link`, never this.
+    canonical_link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class ParsedFeed:
     title: str
     entries: list[EntryDraft]
     bozo: bool = False  # feedparser could parse it, but it was not well-formed
+    ttl_seconds: float | None = None  # RSS <ttl> (or sy:updatePeriod/Frequency) as seconds, unclamped
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,9 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     moved_to: str | None = None  # set when every redirect hop was permanent (301/308)
+    # Seconds the response stays fresh: Cache-Control s-maxage / max-age minus Age; None when
+    # absent or with no-store / no-cache. Unclamped: the poller keeps it within its bounds.
+    max_age: float | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -74,6 +82,9 @@ class StoredArticle:
     title: str
     summary: str
     content: str
+    key: str = ""
+    link_hash: str | None = None  # sha256 of the canonical link
+    title_fp: str | None = None  # sha256 of the title's fingerprint, when the title is distinctive
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +94,16 @@ class Alert:
     chat_id: int
     article_id: int
     terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the admins should hear about a feed, once: it is failing, recovered, gone, flooding."""
+
+    kind: str  # failing | recovered | gone | flood
+    feed_id: int
+    feed_name: str
+    url: str
+    error: str = ""
+    since: datetime | None = None
+    count: int = 0  # failures so far, or new items in the flooding poll

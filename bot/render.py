@@ -384,3 +384,49 @@ def stats_text(tr: Translator, s: StatsLike) -> str:
             ),
         ]
     )
+
+
+class NoticeLike(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def feed_id(self) -> int: ...
+    @property
+    def feed_name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def since(self) -> datetime | None: ...
+    @property
+    def count(self) -> int: ...
+
+
+def notice_text(tr: Translator, notice: NoticeLike, now: datetime) -> str:
+    """A message to the admins about one feed."""
+    name = (
+        f"#{notice.feed_id} <b>{esc(clip(notice.feed_name, 100))}</b> ({esc(clip(redact(notice.url), 200))})"
+    )
+    since = age(notice.since or now, now, tr)
+    error = esc(clip(notice.error, 200))
+    if notice.kind == "gone":
+        return tr(
+            "⛔ Feed {name} is gone (HTTP 410); polling stopped. /removefeed it or /addfeed it again.",
+            name=name,
+        )
+    if notice.kind == "failing":
+        return tr(
+            "⚠️ Feed {name} has failed {n} times since {since}: {error}",
+            name=name,
+            n=notice.count,
+            since=since,
+            error=error,
+        )
+    if notice.kind == "recovered":
+        return tr("✅ Feed {name} works again (failing since {since}).", name=name, since=since)
+    return tr(
+        "📰 Feed {name} published {n} new items in one poll; only the newest were alerted.",
+        name=name,
+        n=notice.count,
+    )

@@ -332,7 +332,11 @@ async def test_paused_chat_gets_nothing_and_resume_replays_nothing(
     report = await runtime.poller.tick(force=True)
     assert report.alerts == 0
     assert "resumed" in await command(bot_api, 23, "/resume")
-    await alert_for(runtime, feed_server, {**NATO_ITEM, "guid": "nato-2", "title": "NATO again"})
+    await alert_for(
+        runtime,
+        feed_server,
+        {**NATO_ITEM, "guid": "nato-2", "title": "NATO again", "link": "https://news.example.com/nato-2"},
+    )
     sent = await bot_api.wait_for_sent(4, chat_id=23)
     await runtime.outbox.drained()
     assert [m.text.split("\n")[0] for m in sent[3:]] == ["NATO again"]
