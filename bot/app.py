@@ -21,11 +21,11 @@ from bot import db, feeds, handlers
 from bot.buttons import Signer
 from bot.config import Settings
 from bot.delivery import Outbox, Pacing
+from bot.domain import Notice
 from bot.i18n import LANGUAGES, translator
 from bot.lock import ProcessLock
 from bot.matcher import build_index
 from bot.poller import Poller
-from bot.domain import Notice
 from bot.render import COMMAND_MENU, notice_text
 from bot.services import BotContext, Services
 from bot.urlguard import normalize_feed_url, redact

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-
-from bot import db, feeds
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import db, feeds
 from bot.domain import Alert, FetchError, FetchResult, NewsbotError, Notice, ParsedFeed, StoredArticle
 from bot.matcher import SubscriptionIndex, match
 from bot.urlguard import normalize_feed_url, redact

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from html.parser import HTMLParser
 
-__all__ = ["BOILERPLATE", "clean_text", "clean_title", "summarize"]
+__all__ = ["BOILERPLATE", "clean_text", "clean_title", "summarize", "title_fingerprint"]
 
 # Contents of these elements are never readable text.
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title", "svg", "math"})
@@ -47,6 +47,14 @@ BOILERPLATE: tuple[re.Pattern[str], ...] = tuple(
         r"\W*广告\W*",
     )
 )
+
+# Anything that is not a letter or digit separates words in a fingerprint.
+_NON_WORD = re.compile(r"[\W_]+")
+# Fingerprints with fewer letters and digits than this ("Update", "(untitled)") say nothing.
+MIN_FINGERPRINT_CHARS = 10
+
+# Input read per character of output when a limit is set: markup rarely outweighs text tenfold.
+MARKUP_RATIO = 10
 
 _SENTENCE_END = re.compile(r"[.!?…](?=\s)|[。！？]")
 _SOFT_BREAK = re.compile(r"\s|[，、；：]")
@@ -106,16 +114,28 @@ def _tidy(s: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def clean_text(s: str | None, *, html: bool = True) -> str:
-    """Turn a feed field (HTML unless html=False) into plain text with single line breaks."""
+def _bounded(s: str, limit: int | None) -> str:
+    """At most MARKUP_RATIO × limit characters of input, never ending inside a tag."""
+    if limit is None or len(s) <= limit * MARKUP_RATIO:
+        return s
+    s = s[: limit * MARKUP_RATIO]
+    open_tag = s.rfind("<")
+    return s[:open_tag] if open_tag > s.rfind(">") else s
+
+
+def clean_text(s: str | None, *, html: bool = True, limit: int | None = None) -> str:
+    """Turn a feed field (HTML unless html=False) into plain text with single line breaks,
+    at most limit characters (the input is bounded too, so a 5 MB field costs no more)."""
     if not s:
         return ""
-    return _tidy(_strip_markup(s) if html else s)
+    s = _bounded(s, limit)
+    text = _tidy(_strip_markup(s) if html else s)
+    return text if limit is None else text[:limit].rstrip()
 
 
-def clean_title(s: str | None, *, html: bool = True) -> str:
+def clean_title(s: str | None, *, html: bool = True, limit: int | None = None) -> str:
     """Plain text on a single line."""
-    return " ".join(clean_text(s, html=html).split())
+    return " ".join(clean_text(s, html=html, limit=limit).split())
 
 
 def _is_boilerplate(line: str) -> bool:
@@ -149,3 +169,11 @@ def summarize(text: str, limit: int = 300) -> str:
     cut, ellipsis = _cut_point(flat, limit)
     head = flat[:cut].rstrip(" ,;:-–—，、；：")
     return head + "…" if ellipsis else head
+
+
+def title_fingerprint(title: str | None) -> str:
+    """A plain-text title reduced for near-duplicate matching: NFKC, casefolded, punctuation and
+    spacing collapsed ("Breaking: Fire!" == "breaking — fire"); "" when too short to tell apart."""
+    flat = unicodedata.normalize("NFKC", clean_title(title, html=False)).casefold()
+    words = _NON_WORD.sub(" ", flat).split()
+    return " ".join(words) if sum(map(len, words)) >= MIN_FINGERPRINT_CHARS else ""

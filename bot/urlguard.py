@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import ipaddress
 import re
 import socket
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import idna
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -17,6 +18,7 @@ from bot.domain import FetchError
 __all__ = [
     "AddressRefusedError",
     "GuardedResolver",
+    "canonical_link",
     "check_host_literal",
     "ip_allowed",
     "normalize_feed_url",
@@ -41,6 +43,17 @@ _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*", re.IGNORECASE)
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?"
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+# Query parameters that only say where a click came from: the same article with or without
+# them is one story. Matched case-insensitively; names starting with a prefix below go too.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
+        "mc_cid", "mc_eid", "igshid", "igsh", "ref", "ref_src", "ref_url", "_hsenc", "_hsmi",
+        "mkt_tok", "wt_mc", "wt_zmc", "cmpid", "ocid", "ncid", "soc_src", "soc_trk", "spm",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
 
 # Set while following a redirect away from a public address: from then on private
 # addresses are refused even when allow_private is on (a public site may not point us inward).
@@ -160,6 +173,33 @@ def normalize_feed_url(url: str) -> str:
     if len(result) > MAX_URL_LENGTH:
         raise _refused("URL too long")
     return result
+
+
+def _is_tracking(param: str) -> bool:
+    name = unquote(param.partition("=")[0]).strip().lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
+def canonical_link(url: str) -> str:
+    """An article link's identity for comparisons: host lower-cased, default port, fragment,
+    credentials and tracking parameters dropped, http folded into https; other parameters keep
+    their order. For matching only: show the real link."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")  # lower-cased, without user:password@
+    if not host.isascii():
+        with contextlib.suppress(idna.IDNAError, UnicodeError):
+            host = idna.encode(host, uts46=True).decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p))
+    return urlunsplit(("https" if scheme == "http" else scheme, netloc, parts.path or "/", query, ""))
 
 
 def redact(url: str) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import builtins
 import gzip
 import hashlib
+import io
 import json
 import socket
 import time
@@ -15,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -24,15 +24,14 @@ from aiohttp.client_reqrep import ConnectionKey
 
 from bot import feeds, urlguard
 from bot.domain import FetchError, ParseError
+from bot.feedcheck import check_feed
 from bot.feeds import FetchLimits, HttpStatusError, fetch, make_http_session, parse, parse_feed
 from bot.urlguard import AddressRefusedError
 from tests.fakes.feed_server import FeedServer, atom, rss
 
 LOCAL = FetchLimits(allow_private=True, total_timeout=5.0)  # the fake publisher lives on loopback
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
-# Documented non-feeds in the corpus: they must fail with exactly this error.
-CORPUS_NOT_FEEDS = {"scriptingnews-rss-as-json-not-jsonfeed.json": "not a feed"}
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture
@@ -68,7 +67,9 @@ def _parse(body: bytes | str, url: str = "http://feeds.example/dir/feed.xml", **
 # --- fetch: conditional GET ---------------------------------------------------------------
 
 
-async def test_conditional_get_sends_validators_and_gets_304(server: FeedServer, session: Any) -> None:
+async def test_s1_row4_conditional_get_sends_validators_and_gets_304(
+    server: FeedServer, session: Any
+) -> None:
     server.set_feed("/f", rss([{"title": "a", "guid": "1"}]))
     first = await fetch(session, server.url("/f"), LOCAL)
     assert first.status == 200 and first.etag and first.last_modified and b"<rss" in first.body
@@ -97,14 +98,14 @@ async def test_last_modified_alone_gives_304(server: FeedServer, session: Any) -
     [(b"", {}), (b"", {"ETag": '"same"'})],
     ids=["empty-200", "empty-200-with-etag"],
 )
-async def test_empty_200_counts_as_not_modified(
+async def test_s2_input_20_empty_200_counts_as_not_modified(
     server: FeedServer, session: Any, body: bytes, headers: dict[str, str]
 ) -> None:
     server.set_status("/f", 200, body=body, headers=headers)
     assert (await fetch(session, server.url("/f"), LOCAL)).status == 304
 
 
-async def test_200_with_our_etag_counts_as_not_modified(server: FeedServer, session: Any) -> None:
+async def test_s2_input_20_200_with_our_etag_counts_as_not_modified(server: FeedServer, session: Any) -> None:
     server.set_status("/f", 200, body=b"<rss/>", headers={"ETag": '"v1"'})  # ignores If-None-Match
     assert (await fetch(session, server.url("/f"), LOCAL, etag='"v1"')).not_modified
 
@@ -122,7 +123,7 @@ async def test_error_status_raises_with_status(server: FeedServer, session: Any,
     assert isinstance(info.value, FetchError)
 
 
-async def test_retry_after_is_kept_on_the_error(server: FeedServer, session: Any) -> None:
+async def test_s1_row5_retry_after_is_kept_on_the_error(server: FeedServer, session: Any) -> None:
     server.set_status("/f", 429, headers={"Retry-After": "120"})
     with pytest.raises(HttpStatusError) as info:
         await fetch(session, server.url("/f"), LOCAL)
@@ -147,11 +148,11 @@ async def test_retry_after_is_kept_on_the_error(server: FeedServer, session: Any
     ids=["seconds", "zero", "http-date", "past-date", "garbage", "empty", "missing", "negative",
          "fraction", "capped", "date-capped"],
 )  # fmt: skip
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+def test_s1_row5_s2_input_18_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert feeds.parse_retry_after(value, NOW) == expected
 
 
-async def test_slow_server_times_out_quickly(server: FeedServer, session: Any) -> None:
+async def test_s1_row1_slow_server_times_out_quickly(server: FeedServer, session: Any) -> None:
     server.set_feed("/slow", rss([]))
     server.set_delay("/slow", 5.0)
     started = time.monotonic()
@@ -160,7 +161,7 @@ async def test_slow_server_times_out_quickly(server: FeedServer, session: Any) -
     assert time.monotonic() - started < 1.5
 
 
-async def test_trickling_body_times_out(server: FeedServer, session: Any) -> None:
+async def test_s2_input_4_trickling_body_times_out(server: FeedServer, session: Any) -> None:
     server.set_huge("/trickle", trickle=0.1)
     started = time.monotonic()
     with pytest.raises(FetchError, match=r"^timeout$"):
@@ -180,7 +181,7 @@ async def test_connection_refused(session: Any) -> None:
     "kind",
     ["content-length-over-cap", "chunked-over-cap", "endless-stream", "gzip-bomb"],
 )
-async def test_oversized_bodies_abort_with_bounded_memory(
+async def test_s1_row2_s2_input_4_oversized_bodies_abort_with_bounded_memory(
     server: FeedServer, session: Any, kind: str
 ) -> None:
     limits = FetchLimits(allow_private=True, max_body_bytes=5 * 1024 * 1024)
@@ -214,7 +215,7 @@ async def test_gzip_body_is_decoded(server: FeedServer, session: Any) -> None:
     assert (await fetch(session, server.url("/gz"), LOCAL)).body == doc
 
 
-async def test_credentials_are_sent_but_never_shown(server: FeedServer, session: Any) -> None:
+async def test_s2_input_24_credentials_are_sent_but_never_shown(server: FeedServer, session: Any) -> None:
     server.set_status("/private", 404)
     url = server.url("/private").replace("http://", "http://reader:s3cret@")
     with pytest.raises(FetchError) as info:
@@ -223,7 +224,7 @@ async def test_credentials_are_sent_but_never_shown(server: FeedServer, session:
     assert server.requests[-1].headers["Authorization"].startswith("Basic ")
 
 
-async def test_refused_url_is_never_requested(session: Any) -> None:
+async def test_s2_input_22_refused_url_is_never_requested(session: Any) -> None:
     with pytest.raises(FetchError, match=r"^refused: only http and https URLs$"):
         await fetch(session, "file:///etc/passwd", LOCAL)
 
@@ -266,7 +267,7 @@ class _FixedResolver(AbstractResolver):
 
 
 @pytest.mark.parametrize("allow_private", [False, True], ids=["refused", "allowed"])
-async def test_name_resolving_to_loopback(
+async def test_s1_row3_dns_rebinding_name_resolving_to_loopback(
     server: FeedServer, monkeypatch: pytest.MonkeyPatch, allow_private: bool
 ) -> None:
     monkeypatch.setattr(urlguard, "ThreadedResolver", lambda: _FixedResolver("127.0.0.1"))
@@ -284,7 +285,9 @@ async def test_name_resolving_to_loopback(
 # --- fetch: redirects and the address guard -------------------------------------------------
 
 
-async def test_permanent_redirect_chain_sets_moved_to(server: FeedServer, session: Any) -> None:
+async def test_s1_row7_s2_input_16_permanent_redirect_chain_sets_moved_to(
+    server: FeedServer, session: Any
+) -> None:
     server.set_redirect("/old", "/mid", 301)
     server.set_redirect("/mid", server.url("/new"), 308)
     server.set_feed("/new", rss([]))
@@ -294,7 +297,9 @@ async def test_permanent_redirect_chain_sets_moved_to(server: FeedServer, sessio
 
 
 @pytest.mark.parametrize("chain", [(302,), (307,), (303,), (301, 302), (302, 301)], ids=str)
-async def test_temporary_hop_keeps_the_url(server: FeedServer, session: Any, chain: tuple[int, ...]) -> None:
+async def test_s1_row7_s2_input_16_temporary_hop_keeps_the_url(
+    server: FeedServer, session: Any, chain: tuple[int, ...]
+) -> None:
     for i, status in enumerate(chain):
         server.set_redirect(f"/r{i}", f"/r{i + 1}", status)
     server.set_feed(f"/r{len(chain)}", rss([]))
@@ -308,7 +313,7 @@ async def test_no_redirect_no_moved_to(server: FeedServer, session: Any) -> None
     assert (await fetch(session, server.url("/f"), LOCAL)).moved_to is None
 
 
-async def test_redirect_loop_is_an_error(server: FeedServer, session: Any) -> None:
+async def test_s2_input_17_redirect_loop_is_an_error(server: FeedServer, session: Any) -> None:
     server.set_redirect("/a", "/b", 301)
     server.set_redirect("/b", "/a", 301)
     with pytest.raises(FetchError, match=r"^too many redirects$"):
@@ -317,7 +322,7 @@ async def test_redirect_loop_is_an_error(server: FeedServer, session: Any) -> No
 
 
 @pytest.mark.parametrize(("hops", "ok"), [(5, True), (6, False)], ids=["five-hops", "six-hops"])
-async def test_redirect_hop_limit(server: FeedServer, session: Any, hops: int, ok: bool) -> None:
+async def test_s2_input_17_redirect_hop_limit(server: FeedServer, session: Any, hops: int, ok: bool) -> None:
     for i in range(hops):
         server.set_redirect(f"/h{i}", f"/h{i + 1}")
     server.set_feed(f"/h{hops}", rss([]))
@@ -343,7 +348,7 @@ REFUSED_LOCATIONS = [
 @pytest.mark.parametrize(
     ("location", "reason"), [c[:2] for c in REFUSED_LOCATIONS], ids=[c[2] for c in REFUSED_LOCATIONS]
 )
-async def test_redirect_to_refused_target(
+async def test_s1_row3_s2_input_17_redirect_to_refused_target(
     server: FeedServer, stub: FeedServer, session: Any, location: str, reason: str
 ) -> None:
     server.set_redirect("/go", location.format(port=stub.port))
@@ -356,7 +361,7 @@ async def test_redirect_to_refused_target(
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"], ids=["literal", "name"])
-async def test_public_to_private_redirect_refused_even_when_private_allowed(
+async def test_s1_row3_public_to_private_redirect_refused_even_when_private_allowed(
     server: FeedServer, stub: FeedServer, session: Any, monkeypatch: pytest.MonkeyPatch, host: str
 ) -> None:
     # The fake publisher is on loopback; pretend it answered from a public address.
@@ -408,12 +413,12 @@ NOT_FEEDS = [
 
 
 @pytest.mark.parametrize("body", [c[0] for c in NOT_FEEDS], ids=[c[1] for c in NOT_FEEDS])
-def test_not_a_feed(body: bytes) -> None:
+def test_s2_input_5_not_a_feed(body: bytes) -> None:
     with pytest.raises(ParseError, match=r"^not a feed$"):
         _parse(body)
 
 
-def test_path_body_never_opens_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s2_input_3_path_body_never_opens_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[Any] = []
     real_open = builtins.open
 
@@ -526,7 +531,7 @@ LINKS = [
 
 
 @pytest.mark.parametrize(("link", "expected"), [c[:2] for c in LINKS], ids=[c[2] for c in LINKS])
-def test_links(link: str, expected: str | None) -> None:
+def test_s2_input_8_links(link: str, expected: str | None) -> None:
     doc = rss([{"title": "t", "link": link, "guid": "g"}])
     (entry,) = _parse(doc, url="http://reader:s3cret@feeds.example/dir/feed.xml").entries
     assert entry.link == expected
@@ -538,7 +543,8 @@ HOSTILE_TITLES = [
     ("Tom&nbsp;&amp;&nbsp;Jerry", "Tom & Jerry", "nbsp"),
     ("evil\u202eexe\u200b.txt", "evilexe.txt", "bidi-and-zero-width"),
     ("a&#0;b", "a\ufffdb", "nul-reference"),
-    ("x" * 200_000, "x" * 200_000, "huge"),
+    ("x" * 200_000, "x" * feeds.MAX_TITLE_CHARS, "huge-bounded"),
+    ("lone &#xD800; surrogate", "lone \ufffd surrogate", "surrogate-reference"),
     ("   \n\t  ", "(untitled)", "blank"),
 ]
 
@@ -546,20 +552,38 @@ HOSTILE_TITLES = [
 @pytest.mark.parametrize(
     ("title", "expected"), [c[:2] for c in HOSTILE_TITLES], ids=[c[2] for c in HOSTILE_TITLES]
 )
-def test_hostile_titles(title: str, expected: str) -> None:
+def test_s2_input_7_15_hostile_titles(title: str, expected: str) -> None:
     (entry,) = _parse(rss([{"title": title, "guid": "g", "link": "https://x.example/"}])).entries
     assert entry.title == expected
 
 
-def test_hostile_xml_does_not_expand_or_read_files() -> None:
+def test_s2_input_1_billion_laughs_is_not_expanded() -> None:
+    levels = ['<!ENTITY a0 "lol">'] + [f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 8)]
     doc = (
-        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
-        '<!ENTITY x SYSTEM "file:///etc/hostname">]><rss version="2.0"><channel><title>t</title>'
-        "<item><title>&b; &x;</title><guid>1</guid></item></channel></rss>"
+        f'<?xml version="1.0"?><!DOCTYPE rss [{"".join(levels)}]><rss version="2.0"><channel>'
+        "<title>t</title><item><title>&a7;</title><guid>1</guid></item></channel></rss>"
+    )
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        feed = _parse(doc)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 1.0 and peak < 20 * 1024 * 1024
+    assert feed.bozo and all(len(e.title) < 100 for e in feed.entries)
+
+
+def test_s2_input_2_external_entity_is_never_read() -> None:
+    doc = (
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/hostname">]>'
+        '<rss version="2.0"><channel><title>t</title>'
+        "<item><title>before &x; after</title><description>&x;</description><guid>1</guid></item>"
+        "</channel></rss>"
     )
     feed = _parse(doc)
-    assert all(len(e.title) < 100 for e in feed.entries)
-    assert socket.gethostname() not in " ".join(e.title for e in feed.entries)
+    text = " ".join(f"{e.title} {e.summary}" for e in feed.entries)
+    assert socket.gethostname() not in text and Path("/etc/hostname").read_text().strip() not in text
 
 
 def test_titles_fall_back_to_summary_then_untitled() -> None:
@@ -590,12 +614,12 @@ def test_empty_items_are_dropped() -> None:
     ],
     ids=["past", "epoch", "far-future", "slightly-ahead", "garbage", "missing"],
 )
-def test_published(pub: str | None, expected: datetime) -> None:
+def test_s2_input_13_published(pub: str | None, expected: datetime) -> None:
     (entry,) = _parse(rss([{"title": "t", "guid": "g", "pubDate": pub}])).entries
     assert entry.published == expected and entry.published.tzinfo is not None
 
 
-def test_repeated_guids_get_distinct_keys() -> None:
+def test_s1_row9_s2_input_10_repeated_guids_get_distinct_keys() -> None:
     items = [{"title": f"t{i}", "guid": "same", "link": f"https://x.example/{i}"} for i in range(50)]
     items += [{"title": "dup", "guid": "twice", "link": "https://x.example/same"}] * 2
     keys = [e.key for e in _parse(rss(items)).entries]
@@ -603,7 +627,7 @@ def test_repeated_guids_get_distinct_keys() -> None:
     assert keys[0] == hashlib.sha256(b"same|https://x.example/0").hexdigest()
 
 
-def test_items_without_guid_or_link_get_distinct_keys() -> None:
+def test_s1_row9_s2_input_10_items_without_guid_or_link_get_distinct_keys() -> None:
     items = [{"title": f"t{i}", "description": "same text"} for i in range(5)]
     items += [{"title": "twin", "description": "d"}] * 2
     items += [{"title": f"shared link {i}", "link": "https://x.example/one"} for i in range(3)]
@@ -611,13 +635,15 @@ def test_items_without_guid_or_link_get_distinct_keys() -> None:
     assert len(set(keys)) == len(keys) == 10
 
 
-def test_keys_are_stable_across_parses_and_fetch_times() -> None:
+def test_s1_row11_keys_are_stable_across_parses_fetch_times_and_moves() -> None:
     items = [
         {"title": "a", "guid": "g1"},
         {"title": "b", "link": "https://x.example/b"},
         {"title": "c", "description": "no id"},
         {"title": "d", "guid": "g2"},
         {"title": "e", "guid": "g2"},
+        {"title": "f", "link": "/relative/f"},  # resolved against the feed URL, identified as written
+        {"title": "g", "link": "//cdn.example/g"},
     ]
     doc = rss(items)
     first = [e.key for e in _parse(doc).entries]
@@ -632,7 +658,7 @@ def test_bozo_feed_with_entries_is_kept() -> None:
     assert feed.bozo and [e.title for e in feed.entries] == ["ok"]
 
 
-async def test_parse_runs_in_a_thread() -> None:
+async def test_s1_row22_parse_runs_in_a_thread() -> None:
     feed = await parse(
         rss([{"title": "t", "guid": "1"}]).encode(), url="http://x.example/f", headers={}, now=NOW
     )
@@ -642,7 +668,7 @@ async def test_parse_runs_in_a_thread() -> None:
 @pytest.mark.parametrize(
     "content_type", ["text/html; charset=utf-8", "text/plain", "application/octet-stream"]
 )
-def test_feed_with_wrong_content_type_still_parses(content_type: str) -> None:
+def test_s2_input_6_feed_with_wrong_content_type_still_parses(content_type: str) -> None:
     doc = rss([{"title": "Grüße", "guid": "1"}])
     assert [e.title for e in _parse(doc, headers={"Content-Type": content_type}).entries] == ["Grüße"]
 
@@ -657,39 +683,352 @@ def test_declared_charset_header_is_used() -> None:
     assert feed.entries[0].title == "Привет"
 
 
-# --- the real-world corpus, end to end ------------------------------------------------------
-
-CORPUS_FILES = sorted(p.name for p in CORPUS.iterdir()) if CORPUS.is_dir() else []
+# --- RELIABILITY §1 and §2 rows not covered above --------------------------------------------
 
 
-@pytest.mark.skipif(not CORPUS_FILES, reason="shared feed corpus not present")
-@pytest.mark.parametrize("name", CORPUS_FILES or ["none"])
-async def test_corpus_feed(server: FeedServer, session: Any, name: str) -> None:
-    raw = (CORPUS / name).read_bytes()
-    if name.endswith(".gz"):
-        server.set_feed(
-            f"/{name}", raw, content_type="application/rss+xml", headers={"Content-Encoding": "gzip"}
-        )
-    elif name.endswith(".json"):
-        server.set_feed(f"/{name}", raw, content_type="application/feed+json")
-    else:  # no charset parameter: the document's own declaration decides
-        server.set_feed(f"/{name}", raw, content_type="application/xml")
-    result = await fetch(session, server.url(f"/{name}"), LOCAL)
-    assert result.status == 200
-    if name in CORPUS_NOT_FEEDS:
-        with pytest.raises(ParseError, match=rf"^{CORPUS_NOT_FEEDS[name]}$"):
-            parse_feed(result.body, url=result.url, headers=result.headers, now=NOW)
+async def test_s1_row1_hung_feed_does_not_delay_the_others(server: FeedServer, session: Any) -> None:
+    server.set_feed("/hung", rss([]))
+    server.set_delay("/hung", 30.0)
+    server.set_feed("/ok", rss([{"title": "fine", "guid": "1"}]))
+    limits = FetchLimits(allow_private=True, total_timeout=1.0)
+    started = time.monotonic()
+    hung = asyncio.ensure_future(fetch(session, server.url("/hung"), limits))
+    ok = await fetch(session, server.url("/ok"), limits)
+    assert ok.status == 200 and time.monotonic() - started < 0.5
+    with pytest.raises(FetchError, match=r"^timeout$"):
+        await hung
+    assert time.monotonic() - started < limits.total_timeout + 1.0
+
+
+async def test_s1_row6_s2_input_19_gone_is_a_410_error(server: FeedServer, session: Any) -> None:
+    server.set_status("/gone", 410, body=b"<html>gone</html>")
+    with pytest.raises(HttpStatusError) as info:
+        await fetch(session, server.url("/gone"), LOCAL)
+    assert info.value.status == 410 and str(info.value) == "HTTP 410"
+
+
+@pytest.mark.parametrize("status", [200, 403], ids=["html-200", "challenge-403"])
+async def test_s2_input_5_html_page_instead_of_a_feed(server: FeedServer, session: Any, status: int) -> None:
+    page = b"<html><head><title>Just a moment...</title></head><body>Checking your browser</body></html>"
+    server.set_status("/feed", status, body=page, headers={"Content-Type": "text/html"})
+    if status == 403:
+        with pytest.raises(HttpStatusError, match=r"^HTTP 403$"):
+            await fetch(session, server.url("/feed"), LOCAL)
         return
-    feed = await asyncio.to_thread(parse_feed, result.body, url=result.url, headers=result.headers, now=NOW)
-    again = parse_feed(result.body, url=result.url, headers=result.headers, now=NOW)
-    keys = [e.key for e in feed.entries]
-    assert keys == [e.key for e in again.entries]
-    assert len(set(keys)) == len(keys)
+    result = await fetch(session, server.url("/feed"), LOCAL)
+    with pytest.raises(ParseError, match=r"^not a feed$"):
+        parse_feed(result.body, url=result.url, headers=result.headers, now=NOW)
+
+
+async def test_s2_input_21_tls_failure_is_a_short_error(server: FeedServer, session: Any) -> None:
+    server.set_feed("/f", rss([]))
+    with pytest.raises(FetchError, match=r"^connection failed: TLS error$"):
+        await fetch(session, server.url("/f").replace("http://", "https://"), LOCAL)
+
+
+def test_s1_row12_s2_input_13_dates_have_no_effect_on_identity() -> None:
+    def doc(pub: str | None) -> str:
+        return rss(
+            [
+                {"title": "guid", "guid": "urn:1", "pubDate": pub},
+                {"title": "link", "link": "https://x.example/2", "pubDate": pub},
+                {"title": "text only", "description": "no id, no link", "pubDate": pub},
+            ]
+        )
+
+    dates = [
+        "Tue, 02 Jan 2024 10:00:00 GMT",
+        "Fri, 01 Jan 2099 00:00:00 GMT",
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "not a date",
+        None,
+    ]
+    keys = {tuple(e.key for e in _parse(doc(pub)).entries) for pub in dates}
+    assert len(keys) == 1
+
+
+def test_s2_input_11_guid_churn_keeps_links_comparable() -> None:
+    before = rss([{"title": f"t{i}", "guid": f"run1-{i}", "link": f"http://x.example/{i}?utm_source=rss"}
+                  for i in range(3)])  # fmt: skip
+    after = rss([{"title": f"t{i}", "guid": f"run2-{i}", "link": f"https://x.example/{i}"} for i in range(3)])
+    old, new = _parse(before).entries, _parse(after).entries
+    assert {e.key for e in old}.isdisjoint(e.key for e in new)  # the keys did change...
+    assert [e.guid for e in new] == ["run2-0", "run2-1", "run2-2"]
+    # ...but the poller can tell they are the same articles
+    assert [e.canonical_link for e in old] == [e.canonical_link for e in new]
+    assert new[0].canonical_link == "https://x.example/0"
+
+
+def test_entry_identity_fields() -> None:
+    doc = rss(
+        [
+            {"title": "a", "guid": "  urn:a\n", "link": "HTTP://News.Example:80/a?id=1&fbclid=x#top"},
+            {"title": "b"},
+        ]
+    )
+    first, second = _parse(doc).entries
+    assert first.guid == "urn:a" and first.link == "http://news.example:80/a?id=1&fbclid=x#top"
+    assert first.canonical_link == "https://news.example/a?id=1"
+    assert second.guid is None and second.canonical_link is None and second.link is None
+
+
+def test_alternate_link_is_used_when_the_main_one_is_not_http() -> None:
+    doc = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        "<id>urn:f</id><entry><id>tag:x.example,2024:thesis</id><title>Thesis</title>"
+        '<link rel="alternate" type="application/pdf" href="https://x.example/thesis.pdf"/></entry></feed>'
+    )
+    (entry,) = _parse(doc).entries
+    assert entry.link == "https://x.example/thesis.pdf"
+    assert entry.key == hashlib.sha256(b"tag:x.example,2024:thesis").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("pub", "expected"),
+    [
+        ("2020/1/10 14:23:00", datetime(2020, 1, 10, 14, 23, tzinfo=UTC)),
+        ("2017-2-14 00:12 +8", datetime(2017, 2, 13, 16, 12, tzinfo=UTC)),
+        ("2014-09-26", datetime(2014, 9, 26, tzinfo=UTC)),
+        ("2006-01-11 16:43:22 -0800", datetime(2006, 1, 12, 0, 43, 22, tzinfo=UTC)),
+        ("2020/13/45", NOW),
+        ("2020/1/10 14:23 +25", NOW),
+    ],
+    ids=["slashes", "short-offset", "date-only", "offset", "impossible", "bad-offset"],
+)
+def test_numeric_dates(pub: str, expected: datetime) -> None:
+    (entry,) = _parse(rss([{"title": "t", "guid": "g", "pubDate": pub}])).entries
+    assert entry.published == expected
+
+
+@pytest.mark.parametrize(
+    ("channel", "expected"),
+    [
+        ("<ttl>60</ttl>", 3600.0),
+        ("<ttl> 15 </ttl>", 900.0),
+        ("<ttl>0</ttl>", None),
+        ("<ttl>soon</ttl>", None),
+        ("<sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>", 1800.0),
+        ("<sy:updatePeriod>daily</sy:updatePeriod>", 86400.0),
+        ("<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>0</sy:updateFrequency>", None),
+        ("", None),
+    ],
+    ids=["ttl", "ttl-padded", "ttl-zero", "ttl-garbage", "sy-hourly-twice", "sy-daily", "sy-zero", "none"],
+)
+def test_ttl(channel: str, expected: float | None) -> None:
+    doc = rss([{"title": "t", "guid": "g"}]).replace(
+        "<channel>", f'<channel xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">{channel}'
+    )
+    assert _parse(doc).ttl_seconds == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "age", "expected"),
+    [
+        ("max-age=300", None, 300.0),
+        ("public, max-age=300", "100", 200.0),
+        ("max-age=300", "999", 0.0),
+        ('max-age="60"', None, 60.0),
+        ("s-maxage=600, max-age=60", None, 600.0),
+        ("max-age=300, no-cache", None, None),
+        ("no-store", None, None),
+        ("max-age=-1", None, None),
+        ("max-age=abc", None, None),
+        ("private", None, None),
+        ("", None, None),
+        (None, None, None),
+    ],
+    ids=["max-age", "minus-age", "stale", "quoted", "s-maxage-wins", "no-cache", "no-store", "negative",
+         "garbage", "no-lifetime", "empty", "missing"],
+)  # fmt: skip
+def test_parse_cache_control(value: str | None, age: str | None, expected: float | None) -> None:
+    assert feeds.parse_cache_control(value, age) == expected
+
+
+async def test_max_age_is_reported_on_200_and_304(server: FeedServer, session: Any) -> None:
+    server.set_feed("/f", rss([]), headers={"Cache-Control": "public, max-age=900"})
+    first = await fetch(session, server.url("/f"), LOCAL)
+    assert first.status == 200 and first.max_age == 900.0
+    second = await fetch(session, server.url("/f"), LOCAL, etag=first.etag)
+    assert second.not_modified and second.max_age == 900.0
+    server.set_feed("/plain", rss([]))
+    assert (await fetch(session, server.url("/plain"), LOCAL)).max_age is None
+
+
+CHARSETS = [
+    ("header-utf8-bytes-cp1251", "application/rss+xml; charset=utf-8", "", "cp1251", b""),
+    ("bom-beats-declaration", "application/xml", ' encoding="windows-1251"', "utf-8", b"\xef\xbb\xbf"),
+    ("undeclared-cp1251", "application/xml", "", "cp1251", b""),
+    ("declared-koi8r", "application/xml", ' encoding="koi8-r"', "koi8-r", b""),
+]
+RUSSIAN = "Сегодня в Москве из-за сильных морозов объявлен оранжевый уровень опасности погоды"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "declaration", "encoding", "prefix"),
+    [c[1:] for c in CHARSETS],
+    ids=[c[0] for c in CHARSETS],
+)
+def test_s2_input_6_wrong_or_missing_charset_still_reads(
+    content_type: str, declaration: str, encoding: str, prefix: bytes
+) -> None:
+    doc = (
+        f'<?xml version="1.0"{declaration}?><rss version="2.0"><channel><title>Новости</title>'
+        f"<item><title>{RUSSIAN}</title><guid>1</guid><description>{RUSSIAN}.</description></item>"
+        "</channel></rss>"
+    )
+    feed = _parse(prefix + doc.encode(encoding), headers={"Content-Type": content_type})
+    assert feed.entries[0].title == RUSSIAN
+
+
+def test_s2_input_6_invalid_bytes_do_not_raise() -> None:
+    body = rss([{"title": "Grüße", "guid": "1"}, {"title": "second", "guid": "2"}]).encode()
+    body = body.replace("Grüße".encode(), b"Gr\xff\xfe\xc3e")
+    feed = _parse(body, headers={"Content-Type": "application/rss+xml; charset=utf-8"})
+    assert [e.guid for e in feed.entries] == ["1", "2"] and feed.entries[1].title == "second"
+
+
+def test_chardet_is_installed() -> None:
+    # feedparser uses chardet when it can import it; without it undeclared legacy charsets
+    # (GB2312, Big5, Latin-1 without a declaration) come out as mojibake.
+    import feedparser.encodings
+
+    assert feedparser.encodings.chardet is not None
+
+
+GB18030_TITLES = [
+    "国家航天局：嫦娥六号完成月背采样并安全返回",
+    "深圳地铁新线开通，沿线居民出行更方便",
+    "罕见字测试：𠀀𪚥𫠠 与表情 😀 都能显示",
+]
+
+
+@pytest.mark.parametrize("name", ["gb18030-zh-rss2.xml", "gb18030-undeclared-zh-rss2.xml"])
+async def test_gb18030_chinese_feed(server: FeedServer, session: Any, name: str) -> None:
+    server.set_feed(f"/{name}", (DATA / name).read_bytes(), content_type="application/rss+xml")
+    result = await fetch(session, server.url(f"/{name}"), LOCAL)
+    feed = await parse(result.body, url=result.url, headers=result.headers, now=NOW)
+    assert feed.title == "新闻中心 · 测试频道" and feed.ttl_seconds == 1800.0
+    assert [e.title for e in feed.entries] == GB18030_TITLES
+    assert feed.entries[0].summary.startswith("6月25日14时7分，嫦娥六号返回器")
+    assert feed.entries[0].published == datetime(2024, 6, 24, 16, tzinfo=UTC)
+    assert feed.entries[2].key == hashlib.sha256(b"news-2").hexdigest()
+
+
+def test_broken_dates_file() -> None:
+    feed = _parse((DATA / "broken-dates-rss2.xml").read_bytes())
+    published = {e.guid: e.published for e in feed.entries}
+    assert len(published) == 12
+    for case in ("far-future", "garbage", "empty", "portuguese", "out-of-range", "huge-year", "missing"):
+        assert published[f"urn:dates:{case}"] == NOW, case
+    assert published["urn:dates:epoch"] == datetime(1970, 1, 1, tzinfo=UTC)
+    assert published["urn:dates:slash-no-zone"] == datetime(2020, 1, 10, 14, 23, tzinfo=UTC)
+    assert published["urn:dates:est-double-space"] == datetime(2025, 11, 5, 18, 52, 10, tzinfo=UTC)
+    assert published["urn:dates:date-only"] == datetime(2014, 9, 26, tzinfo=UTC)
+    assert all(e.key == hashlib.sha256(e.guid.encode()).hexdigest() for e in feed.entries if e.guid)
+
+
+def test_hostile_titles_file() -> None:
+    feed = _parse((DATA / "hostile-titles-rss2.xml").read_bytes(), url="https://hostile.example/feed")
+    entries = {e.guid.removeprefix("urn:hostile:"): e for e in feed.entries if e.guid}
+    titles = {name: e.title for name, e in entries.items()}
+    assert feed.title == "Hostile & titles"  # "&amp;amp;" in XML is "&amp;" in HTML: one "&"
+    assert titles["script"] == "&"
+    assert titles["double-escaped"] == "AT&T earnings"
+    assert titles["nbsp"] == "Tom & Jerry"
+    assert titles["bidi"] == "invoiceexe.pdf and zerowidth"
+    assert titles["surrogate-ref"] == "lone \ufffd surrogate" and titles["nul-ref"] == "nul \ufffd here"
+    assert titles["cdata-html"] == "Café news"
+    assert titles["entity-soup"] == "<>\"'&"
+    assert titles["telegram-tags"] == "click s"
+    assert entries["javascript-link"].link is None and entries["data-link"].link is None
+    assert entries["quote-link"].link == "https://hostile.example/a%22onmouseover=%22alert(1)"
+    assert entries["relative-link"].link == "https://hostile.example/p/relative"
     for entry in feed.entries:
-        assert entry.title and "\n" not in entry.title
-        assert entry.title != "(untitled)" or entry.summary or entry.content
-        assert not any(c in entry.title + entry.summary for c in "\x00\u202e\u200b\ufeff")
-        if entry.link is not None:
-            parts = urlsplit(entry.link)
-            assert parts.scheme in ("http", "https") and parts.hostname
-        assert entry.published.tzinfo is not None and entry.published <= NOW + timedelta(days=1)
+        assert not any(ch in entry.title for ch in "\x00\u202e\u200b\u2066\ud800")
+
+
+def test_s2_input_9_huge_fields_are_bounded() -> None:
+    summary = "<p>A sentence that goes on. " * 170_000  # ~4.6 MB of HTML
+    doc = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><item>'
+        f"<title>{'x' * 200_000}</title><guid>1</guid><description><![CDATA[{summary}]]></description>"
+        "</item></channel></rss>"
+    ).encode()
+    assert len(doc) < 5 * 1024 * 1024
+    started = time.monotonic()
+    (entry,) = _parse(doc).entries
+    assert time.monotonic() - started < 1.0
+    assert len(entry.title) == feeds.MAX_TITLE_CHARS
+    assert 0 < len(entry.summary) <= feeds.MAX_SUMMARY_CHARS
+    assert entry.summary.startswith("A sentence that goes on.\nA sentence")
+
+
+async def test_s1_row22_s2_input_14_big_feed_parses_off_the_loop(server: FeedServer, session: Any) -> None:
+    items = [
+        {"title": f"Item {i} " + "words " * 30, "guid": f"g{i}", "link": f"https://x.example/{i}",
+         "description": "<p>" + "text " * 40 + "</p>"}
+        for i in range(10_000)
+    ]  # fmt: skip
+    body = rss(items).encode()
+    assert 3 * 1024 * 1024 < len(body) < 5 * 1024 * 1024
+    server.set_feed("/big", body)
+    result = await fetch(session, server.url("/big"), LOCAL)
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    try:
+        feed = await parse(result.body, url=result.url, headers=result.headers, now=NOW)
+    finally:
+        task.cancel()
+    assert len(feed.entries) == 10_000 and len({e.key for e in feed.entries}) == 10_000
+    assert gaps and max(gaps) < 0.5  # the loop kept answering while feedparser worked
+
+
+# --- newsbot feeds check ---------------------------------------------------------------------
+
+
+async def test_check_feed_prints_what_would_be_stored(server: FeedServer) -> None:
+    items = [{"title": f"Story {i}", "guid": f"g{i}", "link": f"/s/{i}", "description": f"<p>Text {i}.</p>",
+              "pubDate": "Tue, 02 Jan 2024 10:00:00 GMT"} for i in range(12)]  # fmt: skip
+    server.set_feed("/feed", rss(items, title="Local news"), headers={"Cache-Control": "max-age=600"})
+    server.set_redirect("/old", "/feed", 301)
+    out = io.StringIO()
+    url = server.url("/old").replace("http://", "http://reader:s3cret@")
+    assert await check_feed(url, allow_private=True, out=out) == 0
+    report = out.getvalue()
+    assert "s3cret" not in report and "reader" not in report
+    assert "Local news" in report and server.url("/feed") in report and "permanently" in report
+    assert "HTTP 200" in report and "Cache-Control 600 s" in report
+    assert "12 (12 with an id, 12 with a link)" in report
+    assert "Story 9" in report and "Story 10" not in report and "and 2 more" in report
+    assert hashlib.sha256(b"g0").hexdigest()[:12] in report
+    assert f"{server.root}/s/0" in report and "Text 0." in report and "2024-01-02T10:00:00+00:00" in report
+
+
+@pytest.mark.parametrize(
+    ("path", "allow_private", "message"),
+    [
+        ("/missing", True, "error: HTTP 404"),
+        ("/html", True, "error: not a feed"),
+        ("/feed", False, "error: refused: private address"),
+        ("file:///etc/passwd", True, "error: refused: only http and https URLs"),
+    ],
+    ids=["404", "not-a-feed", "private", "scheme"],
+)
+async def test_check_feed_errors_are_one_line(
+    server: FeedServer, path: str, allow_private: bool, message: str
+) -> None:
+    server.set_status("/html", 200, body=b"<html><body>hello</body></html>")
+    server.set_feed("/feed", rss([]))
+    out = io.StringIO()
+    url = path if "://" in path else server.url(path)
+    assert await check_feed(url, allow_private=allow_private, out=out) == 1
+    assert out.getvalue() == message + "\n"

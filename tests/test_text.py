@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import BOILERPLATE, clean_text, clean_title, summarize
+from bot.text import BOILERPLATE, clean_text, clean_title, summarize, title_fingerprint
 
 CLEAN = [
     (None, "", "none"),
@@ -124,3 +124,50 @@ def test_clean_text_never_leaves_invisible_controls(raw: str) -> None:
 @given(st.text(max_size=600), st.integers(min_value=1, max_value=400))
 def test_summarize_respects_the_limit(text: str, limit: int) -> None:
     assert len(summarize(text, limit)) <= limit
+
+
+FINGERPRINTS = [
+    ("Breaking: Fire at the harbour!", "breaking fire at the harbour", "punctuation"),
+    ("BREAKING — fire   at the HARBOUR", "breaking fire at the harbour", "case-and-dashes"),
+    ("“Quoted” title, with commas…", "quoted title with commas", "typographic-quotes"),
+    ("Ｆｕｌｌｗｉｄｔｈ ｔｉｔｌｅ ｈｅｒｅ", "fullwidth title here", "nfkc"),
+    ("Straße in Köln gesperrt", "strasse in köln gesperrt", "casefold"),
+    ("e\u0301te\u0301 2024 en France", "été 2024 en france", "combining-accents"),
+    ("中国科学家今天宣布了一项重大发现", "中国科学家今天宣布了一项重大发现", "chinese"),
+    ("snake_case_title words here", "snake case title words here", "underscores"),
+    ("Update", "", "too-short"),
+    ("(untitled)", "", "placeholder"),
+    ("", "", "empty"),
+    (None, "", "none"),
+]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"), [c[:2] for c in FINGERPRINTS], ids=[c[2] for c in FINGERPRINTS]
+)
+def test_title_fingerprint(title: str | None, expected: str) -> None:
+    assert title_fingerprint(title) == expected
+
+
+def test_title_fingerprint_keeps_different_stories_apart() -> None:
+    assert title_fingerprint("Fire at the harbour") != title_fingerprint("Fire at the harbour kills two")
+
+
+@pytest.mark.parametrize(
+    ("raw", "limit", "expected"),
+    [
+        ("<p>" + "word " * 10 + "</p>", 9, "word word"),
+        ("<p>short</p>", 100, "short"),
+        ("<p>ok</p><img src='" + "A" * 500, 20, "ok"),
+        ("x" * 1000, 10, "x" * 10),
+    ],
+    ids=["cut", "under", "input-cut-before-an-open-tag", "plain"],
+)
+def test_clean_text_limit(raw: str, limit: int, expected: str) -> None:
+    assert clean_text(raw, limit=limit) == expected
+
+
+def test_clean_text_limit_bounds_the_work() -> None:
+    huge = "<p>word</p>" * 500_000  # 5.5 MB of markup
+    assert len(clean_text(huge, limit=100)) <= 100
+    assert clean_title("<b>a</b> " * 100_000, limit=5) == "a a a"

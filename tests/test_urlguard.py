@@ -13,6 +13,7 @@ from bot.domain import FetchError
 from bot.urlguard import (
     AddressRefusedError,
     GuardedResolver,
+    canonical_link,
     check_host_literal,
     ip_allowed,
     normalize_feed_url,
@@ -213,3 +214,41 @@ async def test_resolver_allows_private_when_configured_but_not_after_public_hop(
             await resolver.resolve("nas.lan", 80)
     finally:
         urlguard.public_only.reset(token)
+
+
+CANONICAL = [
+    ("https://example.com/a", "https://example.com/a", "already-canonical"),
+    ("HTTPS://Example.COM/A/B", "https://example.com/A/B", "host-lowered-path-kept"),
+    ("http://example.com/a", "https://example.com/a", "http-folds-into-https"),
+    ("http://example.com:80/a", "https://example.com/a", "default-http-port"),
+    ("https://example.com:443/a", "https://example.com/a", "default-https-port"),
+    ("https://example.com:8443/a", "https://example.com:8443/a", "custom-port-kept"),
+    ("https://example.com./a", "https://example.com/a", "trailing-dot"),
+    ("https://example.com", "https://example.com/", "empty-path"),
+    ("https://example.com/a#comments", "https://example.com/a", "fragment"),
+    ("https://user:pw@example.com/a", "https://example.com/a", "credentials"),
+    ("https://example.com/a?utm_source=rss&utm_medium=feed&UTM_Campaign=x", "https://example.com/a", "utm"),
+    ("https://example.com/a?id=7&fbclid=abc&gclid=1&mc_cid=2&mc_eid=3&igshid=4&ref=rss",
+     "https://example.com/a?id=7", "click-ids"),
+    ("https://example.com/a?b=2&utm_source=x&a=1", "https://example.com/a?b=2&a=1", "order-kept"),
+    ("https://example.com/a?page=2&page=3", "https://example.com/a?page=2&page=3", "repeats-kept"),
+    ("https://example.com/a?&&x=&", "https://example.com/a?x=", "empty-pieces"),
+    ("https://heise.example/meldung/1?wt_mc=rss.red.ho.ho.rdf.beitrag", "https://heise.example/meldung/1",
+     "heise-wt_mc"),
+    ("https://example.com/a?referrer=me", "https://example.com/a?referrer=me", "ref-prefix-not-a-match"),
+    ("http://Bücher.example/a", "https://xn--bcher-kva.example/a", "idn"),
+    ("http://[2606:4700::1111]:80/x", "https://[2606:4700::1111]/x", "ipv6"),
+    ("http://example.com:99999/a", "http://example.com:99999/a", "unparsable-port-unchanged"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("url", "expected"), [c[:2] for c in CANONICAL], ids=[c[2] for c in CANONICAL])
+def test_canonical_link(url: str, expected: str) -> None:
+    assert canonical_link(url) == expected
+    assert canonical_link(expected) == expected or "99999" in url  # idempotent
+
+
+def test_canonical_link_tells_different_articles_apart() -> None:
+    links = ["https://x.example/a", "https://x.example/a/", "https://x.example/b", "https://x.example/a?id=2",
+             "https://y.example/a", "https://x.example:8080/a"]  # fmt: skip
+    assert len({canonical_link(u) for u in links}) == len(links)
