@@ -160,10 +160,18 @@ class Runtime:
             name="poll",
             job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         )
+        self.app.job_queue.run_repeating(self._prune, interval=24 * 3600, first=600, name="prune")
         logger.info("newsbot started interval=%ss", polling.interval_seconds)
 
     async def _tick(self, _context: object) -> None:
         await self.poller.tick()
+
+    async def _prune(self, _context: object) -> None:
+        async with self.store.write() as session:
+            bodies, deliveries = await db.prune(
+                session, datetime.now(UTC), retention_days=self.settings.polling.retention_days
+            )
+        logger.info("pruned article_bodies=%d deliveries=%d", bodies, deliveries)
 
     async def _seed_feeds(self) -> None:
         now = datetime.now(UTC)

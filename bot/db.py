@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    delete,
     event,
     func,
     or_,
@@ -878,3 +879,17 @@ async def stats(session: AsyncSession, now: datetime) -> Stats:
         articles=await count_articles(session),
         deliveries_24h={status: int(n) for status, n in delivery_rows},
     )
+
+
+async def prune(session: AsyncSession, now: datetime, *, retention_days: int) -> tuple[int, int]:
+    """Drop old article bodies and finished deliveries; article rows (their identity) stay forever."""
+    cutoff = now - timedelta(days=retention_days)
+    bodies = await session.execute(
+        update(Article)
+        .where(Article.first_seen_at < cutoff, (Article.summary != "") | (Article.content != ""))
+        .values(summary="", content="")
+    )
+    done = await session.execute(
+        delete(Delivery).where(Delivery.created_at < cutoff, Delivery.status.not_in(["pending", "sending"]))
+    )
+    return int(bodies.rowcount), int(done.rowcount)  # type: ignore[attr-defined]

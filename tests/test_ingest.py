@@ -1,0 +1,255 @@
+"""Feed ingestion end to end (RELIABILITY §1 rows and §2 inputs that need the poller and the database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot import db
+from tests.conftest import ADMIN_ID, Bots
+from tests.fakes.bot_api import FakeBotApi
+from tests.fakes.feed_server import FeedServer, rss
+from tests.test_pipeline import command
+
+
+def item(n: int, **kw: str) -> dict[str, str]:
+    base = {
+        "title": f"NATO item {n}",
+        "link": f"https://news.example.com/a/{n}",
+        "guid": f"g-{n}",
+        "description": f"About NATO, number {n}.",
+    }
+    return {**base, **kw}
+
+
+async def started(
+    bots: Bots,
+    make_settings: Any,
+    feed_server: FeedServer,
+    items: list[dict[str, str]],
+    path: str = "/f.xml",
+    **polling: Any,
+) -> Any:
+    feed_server.set_feed(path, rss(items, title="F"))
+    runtime = await bots.start(
+        make_settings(
+            feeds=[{"name": "F", "url": feed_server.url(path)}], polling={"interval_seconds": 3600, **polling}
+        )
+    )
+    assert (await runtime.poller.tick(force=True)).failed == 0
+    return runtime
+
+
+async def subscribe(api: FakeBotApi, chat_id: int = 70, query: str = "nato") -> None:
+    assert "Subscribed" in await command(api, chat_id, f"/subscribe {query}")
+
+
+async def feed_row(runtime: Any) -> db.Feed:
+    async with runtime.store.read() as session:
+        [feed] = await db.list_feeds(session)
+        return feed
+
+
+async def test_s1_row4_conditional_get_costs_nothing(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await started(bots, make_settings, feed_server, [item(1)])
+    report = await runtime.poller.tick(force=True)
+    assert report.new_articles == 0 and report.failed == 0
+    second = feed_server.requests[-1]
+    assert "If-None-Match" in second.headers or "if-none-match" in {k.lower() for k in second.headers}
+    assert {k.lower() for k in second.headers} >= {"if-none-match", "if-modified-since"}
+    assert (await feed_row(runtime)).error_count == 0
+
+
+async def test_s1_row9_shared_and_missing_guids_alert_once_each(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await started(bots, make_settings, feed_server, [])
+    await subscribe(bot_api)
+    shared = [item(n, guid="same") for n in range(5)]
+    bare = [{"title": f"NATO bare {n}", "description": f"NATO text {n}"} for n in range(3)]
+    feed_server.set_feed("/f.xml", rss(shared + bare, title="F"))
+    assert (await runtime.poller.tick(force=True)).alerts == 8
+    await bot_api.wait_for_sent(9, chat_id=70)
+    for _ in range(2):
+        feed_server.set_feed("/f.xml", rss(shared + bare + [item(99, guid="x", title="Other")], title="F"))
+        assert (await runtime.poller.tick(force=True)).alerts <= 1
+    await runtime.outbox.drained()
+    titles = [m.text.split("\n")[0] for m in bot_api.messages_to(70)[1:]]
+    assert len(titles) == len(set(titles)) == 9
+
+
+async def test_s1_rows_12_13_dates_and_rotating_guids_make_nothing_new(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await started(bots, make_settings, feed_server, [item(1), item(2)])
+    await subscribe(bot_api)
+    feed_server.set_feed(
+        "/f.xml", rss([item(1, pubDate="Mon, 01 Jan 2099 00:00:00 GMT"), item(2)], title="F")
+    )
+    assert (await runtime.poller.tick(force=True)).new_articles == 0
+    for round_ in range(3):  # GUIDs regenerated on every fetch, links unchanged (or http -> https)
+        rotated = [
+            item(1, guid=f"r{round_}-1"),
+            item(2, guid=f"r{round_}-2", link="http://news.example.com/a/2"),
+        ]
+        feed_server.set_feed("/f.xml", rss(rotated, title="F"))
+        report = await runtime.poller.tick(force=True)
+        assert report.new_articles == 2 and report.alerts == 0
+    # Distinct items that share one link still alert.
+    home = [item(n, link="https://news.example.com/") for n in (10, 11)]
+    feed_server.set_feed("/f.xml", rss(home, title="F"))
+    assert (await runtime.poller.tick(force=True)).alerts == 2
+
+
+async def test_s1_row13_flood_alerts_newest_few_and_tells_admins(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await started(
+        bots, make_settings, feed_server, [item(0)], max_new_per_poll=10, alert_newest_on_flood=3
+    )
+    await subscribe(bot_api)
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+    many = [
+        item(n, pubDate=(stamp + timedelta(minutes=n)).strftime("%a, %d %b %Y %H:%M:%S GMT"))
+        for n in range(1, 31)
+    ]
+    feed_server.set_feed("/f.xml", rss(many, title="F"))
+    report = await runtime.poller.tick(force=True)
+    assert report.new_articles == 30 and report.alerts == 3
+    sent = await bot_api.wait_for_sent(4, chat_id=70)
+    assert {m.text.split("\n")[0] for m in sent[1:]} == {"NATO item 28", "NATO item 29", "NATO item 30"}
+    [notice] = await bot_api.wait_for_sent(1, chat_id=ADMIN_ID)
+    assert "30 new items" in notice.text
+
+
+async def test_cross_feed_duplicates_reach_a_chat_once(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/a.xml", rss([], title="A"))
+    feed_server.set_feed("/b.xml", rss([], title="B"))
+    runtime = await bots.start(
+        make_settings(feeds=[{"url": feed_server.url("/a.xml")}, {"url": feed_server.url("/b.xml")}])
+    )
+    await runtime.poller.tick(force=True)
+    await subscribe(bot_api)
+    story = item(
+        1, title="NATO allies agree on a new defence spending plan", link="https://news.example.com/s?id=7"
+    )
+    feed_server.set_feed("/a.xml", rss([story], title="A"))
+    assert (await runtime.poller.tick(force=True)).alerts == 1
+    tracked = {
+        **story,
+        "guid": "b-1",
+        "title": "Copy",
+        "link": "https://news.example.com/s?id=7&utm_source=rss#top",
+    }
+    retitled = item(
+        2,
+        guid="b-2",
+        title="NATO Allies agree on a new defence-spending plan!",
+        link="https://other.example.org/copy",
+    )
+    feed_server.set_feed("/b.xml", rss([tracked, retitled], title="B"))
+    assert (await runtime.poller.tick(force=True)).alerts == 0
+    await runtime.outbox.drained()
+    assert len(bot_api.messages_to(70)) == 2
+
+
+async def test_s1_rows_7_11_moved_feed_keeps_url_rules_and_identity(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await started(bots, make_settings, feed_server, [item(1), item(2)])
+    await subscribe(bot_api)
+    feed_server.set_feed("/new.xml", rss([item(1), item(2)], title="F"))
+    feed_server.set_redirect("/f.xml", feed_server.url("/temp.xml"), status=302)
+    feed_server.set_redirect("/temp.xml", feed_server.url("/new.xml"), status=302)
+    assert (await runtime.poller.tick(force=True)).alerts == 0
+    assert (await feed_row(runtime)).url == feed_server.url("/f.xml")  # 302: followed, URL kept
+    feed_server.set_redirect("/f.xml", feed_server.url("/new.xml"), status=301)
+    feed_server.set_feed("/new.xml", rss([item(1), item(2), item(3)], title="F"))
+    assert (await runtime.poller.tick(force=True)).alerts == 1
+    assert (await feed_row(runtime)).url == feed_server.url("/new.xml")  # 301: URL updated
+    hits = feed_server.hits("/f.xml")
+    await runtime.poller.tick(force=True)
+    assert feed_server.hits("/f.xml") == hits
+
+
+async def test_s1_row5_retry_after_is_honoured_and_capped(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await started(bots, make_settings, feed_server, [], interval_seconds=60)
+    # The second failure in a row: without a usable Retry-After the backoff is 60 s × 2 ± 20 %.
+    for header, low, high in [("120", 119, 125), ("abc", 90, 150), ("99999999", 86_000, 86_401)]:
+        feed_server.set_status("/f.xml", 429, headers={"Retry-After": header})
+        before = datetime.now(UTC)
+        await runtime.poller.tick(force=True)
+        wait = ((await feed_row(runtime)).next_check_at - before).total_seconds()
+        assert low <= wait <= high, (header, wait)
+
+
+async def test_s1_rows_6_8_failures_back_off_notify_once_and_gone_stops(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await started(
+        bots,
+        make_settings,
+        feed_server,
+        [item(1)],
+        interval_seconds=10,
+        failure_alert_after=3,
+        max_backoff_seconds=1000,
+    )
+    feed_server.set_status("/f.xml", 503)
+    waits = []
+    for _ in range(5):
+        before = datetime.now(UTC)
+        await runtime.poller.tick(force=True)
+        waits.append(((await feed_row(runtime)).next_check_at - before).total_seconds())
+    assert waits[-1] > waits[0] * 4  # exponential
+    [failing] = await bot_api.wait_for_sent(1, chat_id=ADMIN_ID)
+    assert "failed 3 times" in failing.text and "HTTP 503" in failing.text
+    feed_server.set_feed("/f.xml", rss([item(1), item(2)], title="F"))
+    await runtime.poller.tick(force=True)
+    recovered = (await bot_api.wait_for_sent(2, chat_id=ADMIN_ID))[-1]
+    assert "works again" in recovered.text
+    assert (await feed_row(runtime)).error_count == 0
+    feed_server.set_status("/f.xml", 410)
+    await runtime.poller.tick(force=True)
+    gone = (await bot_api.wait_for_sent(3, chat_id=ADMIN_ID))[-1]
+    assert "gone" in gone.text
+    hits = feed_server.hits("/f.xml")
+    for _ in range(3):
+        await runtime.poller.tick(force=True)
+    assert feed_server.hits("/f.xml") == hits
+    assert "gone" in await command(bot_api, ADMIN_ID, "/feeds")
+    assert len(bot_api.messages_to(ADMIN_ID)) == 4
+
+
+async def test_s1_row10_pruned_item_that_returns_is_not_new(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await started(bots, make_settings, feed_server, [item(1)])
+    await subscribe(bot_api)
+    feed_server.set_feed("/f.xml", rss([item(2)], title="F"))
+    await runtime.poller.tick(force=True)
+    async with runtime.store.write() as session:
+        bodies, _ = await db.prune(session, datetime.now(UTC) + timedelta(days=400), retention_days=90)
+        assert bodies == 2
+    feed_server.set_feed("/f.xml", rss([item(1), item(2)], title="F"))
+    assert (await runtime.poller.tick(force=True)).new_articles == 0
+
+
+async def test_s2_input14_a_huge_first_fetch_is_only_a_baseline(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/big.xml", rss([item(n) for n in range(10_000)], title="Big"))
+    runtime = await bots.start(
+        make_settings(
+            feeds=[{"url": feed_server.url("/big.xml")}], polling={"max_body_bytes": 20 * 1024 * 1024}
+        )
+    )
+    await subscribe(bot_api)
+    report = await runtime.poller.tick(force=True)
+    assert report.new_articles == 10_000 and report.alerts == 0
