@@ -164,6 +164,8 @@ ADMIN_COMMANDS = [
     ("/addfeed URL [NAME]", N_("add a feed (fetched once to check it)")),
     ("/removefeed ID|URL", N_("remove a feed")),
     ("/stats", N_("counts of chats, feeds, articles and alerts")),
+    ("/export", N_("the feed list as an OPML file")),
+    ("/import", N_("add the feeds of an OPML file (send it with this caption)")),
 ]
 COMMAND_MENU = {
     "start": N_("start and show help"),
@@ -180,6 +182,8 @@ COMMAND_MENU = {
     "addfeed": N_("add a feed"),
     "removefeed": N_("remove a feed"),
     "stats": N_("counts of chats, feeds, articles and alerts"),
+    "export": N_("the feed list as OPML"),
+    "import": N_("add feeds from an OPML file"),
 }
 
 
@@ -430,3 +434,29 @@ def notice_text(tr: Translator, notice: NoticeLike, now: datetime) -> str:
         name=name,
         n=notice.count,
     )
+
+
+class ImportLike(Protocol):
+    @property
+    def added(self) -> list[str]: ...
+    @property
+    def present(self) -> list[str]: ...
+    @property
+    def refused(self) -> list[tuple[str, str]]: ...
+
+
+def import_report(tr: Translator, report: ImportLike) -> list[str]:
+    """Lines saying what an OPML import did with each feed."""
+    lines = [
+        tr(
+            "<b>Import</b>: {added} added, {present} already present, {refused} refused",
+            added=len(report.added),
+            present=len(report.present),
+            refused=len(report.refused),
+        )
+    ]
+    lines += [f"➕ {esc(clip(url, 200))}" for url in report.added[:100]]
+    lines += [f"✖ {esc(clip(url, 200))} — {esc(reason)}" for url, reason in report.refused[:100]]
+    if report.added:
+        lines.append(tr("New feeds are polled at the next check; their current items are not alerted."))
+    return lines

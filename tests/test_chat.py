@@ -278,7 +278,11 @@ async def test_addfeed_refuses_with_the_reason(
     feed_server.set_feed("/ok.xml", rss(news(1), title="OK"))
     private = await command(bot_api, ADMIN_ID, f"/addfeed {feed_server.url('/ok.xml')}")
     assert "refused" in private and "private" in private
-    for url, reason in [("ftp://example.com/feed", "http"), ("not-a-url", "URL"), ("http://127.1/", "numeric")]:
+    for url, reason in [
+        ("ftp://example.com/feed", "http"),
+        ("not-a-url", "URL"),
+        ("http://127.1/", "numeric"),
+    ]:
         assert reason in await command(bot_api, ADMIN_ID, f"/addfeed {url}")
     assert "Usage" in await command(bot_api, ADMIN_ID, "/addfeed")
     assert "No feeds yet" in await command(bot_api, ADMIN_ID, "/feeds")
@@ -294,7 +298,38 @@ async def test_addfeed_refuses_non_feeds_and_dead_servers(
     assert "HTTP 404" in await command(bot_api, ADMIN_ID, f"/addfeed {feed_server.url('/gone.xml')}")
 
 
-async def test_anonymous_group_admin_is_not_a_bot_admin(bots: Bots, make_settings: Any, bot_api: FakeBotApi) -> None:
+async def test_anonymous_group_admin_is_not_a_bot_admin(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi
+) -> None:
     await bots.start(make_settings())
-    refused = await command(bot_api, -700, "/stats", chat_type="supergroup", user_id=1087968824, sender_chat_id=-700)
+    refused = await command(
+        bot_api, -700, "/stats", chat_type="supergroup", user_id=1087968824, sender_chat_id=-700
+    )
     assert "admins" in refused
+
+
+async def test_opml_export_and_import_in_chat(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await start_with_feed(bots, make_settings, feed_server, [])
+    assert "admins" in await command(bot_api, 60, "/export")
+    bot_api.add_message(ADMIN_ID, "/export")
+    [export] = [m for m in await bot_api.wait_for_sent(1, chat_id=ADMIN_ID) if m.filename]
+    assert export.file_bytes is not None and feed_server.url("/world.xml").encode() in export.file_bytes
+    opml = (
+        b'<?xml version="1.0"?><opml version="2.0"><head><title>mine</title></head><body>'
+        b'<outline text="Tech"><outline text="One" xmlUrl="https://one.example.com/feed"/>'
+        b'<outline text="Again" xmlUrl="' + feed_server.url("/world.xml").encode() + b'"/></outline>'
+        b'<outline text="Bad" xmlUrl="file:///etc/passwd"/></body></opml>'
+    )
+    before = len(bot_api.messages_to(ADMIN_ID))
+    bot_api.add_message(
+        ADMIN_ID, "/import", document={"file_name": "feeds.opml", "mime_type": "text/xml"}, file_bytes=opml
+    )
+    report = (await bot_api.wait_for_sent(before + 1, chat_id=ADMIN_ID))[-1].text
+    assert "1 added, 1 already present, 1 refused" in report and "one.example.com" in report
+    async with runtime.store.read() as session:
+        assert len(await db.list_feeds(session)) == 2
+    assert "Usage" in await command(bot_api, ADMIN_ID, "/import")
+    bot_api.add_message(ADMIN_ID, "/import", document={"file_name": "x.opml"}, file_bytes=b"<html>no</html>")
+    assert "⚠️" in (await bot_api.wait_for_sent(before + 3, chat_id=ADMIN_ID))[-1].text

@@ -40,6 +40,8 @@ ADMIN_COMMANDS = {
     "addfeed": admin.addfeed,
     "removefeed": admin.removefeed,
     "stats": admin.stats,
+    "export": admin.export,
+    "import": admin.import_,
 }
 
 
@@ -77,5 +79,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     for name, callback in {**USER_COMMANDS, **ADMIN_COMMANDS}.items():
         # A slow /addfeed fetch runs beside other updates; the rest keep each chat's order.
         app.add_handler(CommandHandler(name, callback, filters=only_new, block=name != "addfeed"))
+    # Commands in a document's caption are not seen by CommandHandler.
+    opml_upload = filters.Document.ALL & filters.CaptionRegex(r"^/import(@\w+)?(\s|$)") & only_new
+    app.add_handler(MessageHandler(opml_upload, admin.import_))
     app.add_handler(CallbackQueryHandler(callbacks.on_button))
     app.add_error_handler(errors.on_error, block=False)

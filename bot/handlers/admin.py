@@ -1,4 +1,4 @@
-"""Commands for the configured admins: /addfeed, /removefeed, /stats; and /feeds for everyone."""
+"""Commands for the configured admins: /addfeed, /removefeed, /stats, /export, /import; /feeds for all."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from functools import wraps
 
 from telegram import Update
 
-from bot import db, render
+from bot import catalog, db, render
 from bot.buttons import confirm_keyboard
 from bot.domain import UserInputError
 from bot.handlers.common import Handler, args_text, is_bot_admin, now, reply, tr_for
+from bot.opml import MAX_OPML_BYTES
 from bot.services import BotContext
 
 logger = logging.getLogger(__name__)
@@ -86,3 +87,35 @@ async def stats(update: Update, context: BotContext) -> None:
     async with context.services.store.read() as session:
         numbers = await db.stats(session, now())
     await reply(update, [render.stats_text(tr, numbers)])
+
+
+@admin_only
+async def export(update: Update, context: BotContext) -> None:
+    """Send the feed list as an OPML file."""
+    data = await catalog.export_opml(context.services.store)
+    message = update.effective_message
+    assert message is not None
+    tr = tr_for(update, context)
+    await message.reply_document(data, filename="newsbot-feeds.opml", caption=tr("The feed list as OPML."))
+
+
+@admin_only
+async def import_(update: Update, context: BotContext) -> None:
+    """Add the feeds of an OPML file sent with the caption /import (or replied to with /import)."""
+    tr = tr_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    document = message.document or (message.reply_to_message.document if message.reply_to_message else None)
+    if document is None:
+        raise UserInputError(tr("Usage: send an OPML file with the caption /import"))
+    if (document.file_size or 0) > MAX_OPML_BYTES:
+        raise UserInputError(tr("That file is too large for a feed list."))
+    file = await document.get_file()
+    data = bytes(await file.download_as_bytearray())
+    report = await catalog.import_opml(
+        context.services.store,
+        data,
+        allow_private=context.services.settings.polling.allow_private_addresses,
+        now=now(),
+    )
+    await reply(update, render.split_message(render.import_report(tr, report)))

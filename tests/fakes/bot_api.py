@@ -589,7 +589,7 @@ class FakeBotApi:
                 "getMe", "getUpdates", "deleteWebhook", "getWebhookInfo", "setMyCommands",
                 "deleteMyCommands", "getMyCommands", "sendMessage", "editMessageText",
                 "editMessageReplyMarkup", "answerCallbackQuery", "sendDocument", "getChat",
-                "getChatMember", "getChatAdministrators", "close", "logOut",
+                "getChatMember", "getChatAdministrators", "getFile", "close", "logOut",
             )
         }  # fmt: skip
 
@@ -599,6 +599,7 @@ class FakeBotApi:
         """Serve on 127.0.0.1 on a free port; ``root`` becomes ``http://127.0.0.1:PORT``."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.*}", self._download)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # handler_cancellation: a long poll the client gave up on ends silently, as for Telegram
         self._runner = web.AppRunner(
@@ -636,8 +637,12 @@ class FakeBotApi:
         edited: bool = False,
         migrate_to_chat_id: int | None = None,
         document: dict[str, Any] | None = None,
+        file_bytes: bytes | None = None,
     ) -> int:
         """Queue an incoming message update and return its update_id.
+
+        ``document`` (file_name, mime_type) attaches a file whose content ``file_bytes`` the bot
+        can fetch with getFile and a download from ``{root}/file/bot{token}/{file_path}``.
 
         ``user_id`` defaults to ``chat_id`` in private chats (1001 elsewhere). Text starting with
         a command gets a bot_command entity. ``edited`` files it under edited_message;
@@ -670,11 +675,16 @@ class FakeBotApi:
             message["edit_date"] = message["date"]
         key = "text"
         if document is not None:
+            data = file_bytes or b""
             message["document"] = {
                 "file_id": f"doc{message_id}",
                 "file_unique_id": f"u{message_id}",
+                "file_size": len(data),
                 **document,
             }
+            self._files[f"doc{message_id}"] = _Upload(
+                str(document.get("file_name", "file")), data, str(document.get("mime_type", ""))
+            )
             key = "caption"
         if migrate_to_chat_id is not None:
             message["migrate_to_chat_id"] = migrate_to_chat_id
@@ -1148,6 +1158,25 @@ class FakeBotApi:
         return message
 
     # ------------------------------------------------------------------ Bot API methods
+
+    async def _api_getfile(self, p: _Params) -> Any:
+        file_id = p.text("file_id") or ""
+        upload = self._files.get(file_id)
+        if upload is None:
+            raise _bad("invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id[-6:]}",
+            "file_size": len(upload.data),
+            "file_path": f"documents/{file_id}",
+        }
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """The file download endpoint ({root}/file/bot{token}/{file_path})."""
+        upload = self._files.get(request.match_info["path"].rsplit("/", 1)[-1])
+        if request.match_info["token"] != self.token or upload is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=upload.data, content_type="application/octet-stream")
 
     async def _api_getme(self, p: _Params) -> Any:
         return {
