@@ -859,6 +859,7 @@ CHARSETS = [
     ("bom-beats-declaration", "application/xml", ' encoding="windows-1251"', "utf-8", b"\xef\xbb\xbf"),
     ("undeclared-cp1251", "application/xml", "", "cp1251", b""),
     ("declared-koi8r", "application/xml", ' encoding="koi8-r"', "koi8-r", b""),
+    ("bom-utf16le", "text/html", ' encoding="utf-16"', "utf-16-le", b"\xff\xfe"),
 ]
 RUSSIAN = "Сегодня в Москве из-за сильных морозов объявлен оранжевый уровень опасности погоды"
 
