@@ -42,6 +42,7 @@ def fetch_limits(settings: Settings) -> feeds.FetchLimits:
         total_timeout=float(p.timeout_seconds),
         max_body_bytes=p.max_body_bytes,
         allow_private=p.allow_private_addresses,
+        per_host=p.per_host_concurrency,
     )
 
 

@@ -73,7 +73,8 @@ class PollingSettings(_Section):
     connect_timeout_seconds: PositiveFloat = 10.0
     timeout_seconds: PositiveFloat = 30.0
     max_body_bytes: Annotated[StrictInt, Field(ge=1024)] = 5 * 1024 * 1024
-    concurrency: Annotated[StrictInt, Field(ge=1, le=100)] = 10
+    concurrency: Annotated[StrictInt, Field(ge=1, le=32)] = 10
+    per_host_concurrency: Annotated[StrictInt, Field(ge=1, le=32)] = 4
     max_backoff_seconds: Annotated[StrictInt, Field(ge=1)] = 3600
     # A feed's Cache-Control max-age or RSS <ttl> may space its checks out up to this.
     max_interval_seconds: Annotated[StrictInt, Field(ge=1)] = 3600

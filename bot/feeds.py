@@ -83,6 +83,7 @@ class FetchLimits:
     max_body_bytes: int = 5 * 1024 * 1024
     max_redirects: int = 5
     allow_private: bool = False
+    per_host: int = 4  # connections to one host at a time, however many of its feeds are due
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot)"
 
 
@@ -100,7 +101,7 @@ def make_http_session(limits: FetchLimits) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         resolver=urlguard.GuardedResolver(limits.allow_private),
         limit=MAX_CONNECTIONS,
-        limit_per_host=4,
+        limit_per_host=limits.per_host,
         # Each new connection resolves in its fetch's own context, so the resolver sees
         # urlguard.public_only; a cached answer would skip that check.
         use_dns_cache=False,

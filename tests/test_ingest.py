@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -253,3 +254,61 @@ async def test_s2_input14_a_huge_first_fetch_is_only_a_baseline(
     await subscribe(bot_api)
     report = await runtime.poller.tick(force=True)
     assert report.new_articles == 10_000 and report.alerts == 0
+
+
+async def test_s1_row1_slow_feed_times_out_beside_a_healthy_one(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/slow.xml", rss([], title="Slow"))
+    runtime = await started(bots, make_settings, feed_server, [], timeout_seconds=1)
+    async with runtime.store.write() as session:
+        await db.add_feed(session, feed_server.url("/slow.xml"), "Slow", datetime.now(UTC))
+    await runtime.poller.tick(force=True)
+    await subscribe(bot_api)
+    feed_server.set_delay("/slow.xml", 30)
+    feed_server.set_feed("/f.xml", rss([item(1)], title="F"))
+    began = datetime.now(UTC)
+    report = await runtime.poller.tick(force=True)
+    assert (datetime.now(UTC) - began).total_seconds() < 2.5
+    assert report.alerts == 1 and list(report.errors.values()) == ["timeout"]
+    await bot_api.wait_for_sent(2, chat_id=70)
+    assert "timeout" in await command(bot_api, ADMIN_ID, "/feeds")
+
+
+async def test_s1_row22_commands_are_answered_during_a_big_poll(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await started(bots, make_settings, feed_server, [])
+    body = "NATO " * 380  # about 4.5 MB in all: parsing and storing it takes a while
+    feed_server.set_feed("/f.xml", rss([item(n, description=body) for n in range(2200)], title="F"))
+    poll = asyncio.create_task(runtime.poller.tick(force=True))
+    await feed_server_hit(feed_server, "/f.xml", 2)
+    began = asyncio.get_running_loop().time()
+    assert "Commands" in await command(bot_api, 71, "/help")
+    assert asyncio.get_running_loop().time() - began < 1.0
+    assert (await poll).new_articles == 2200
+
+
+async def feed_server_hit(server: FeedServer, path: str, count: int) -> None:
+    async with asyncio.timeout(10):
+        while server.hits(path) < count:
+            await asyncio.sleep(0.01)
+
+
+async def test_s2_inputs_24_25_credentials_hidden_and_one_row_per_feed(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    await bots.start(make_settings())
+    feed_server.set_feed("/c.xml", rss([item(1)], title="Creds"))
+    port = feed_server.url("/").split(":")[2].split("/")[0]
+    secret_url = f"http://user:s3cret@127.0.0.1:{port}/c.xml"
+    added = await command(bot_api, ADMIN_ID, f"/addfeed {secret_url}")
+    assert "Added feed #1" in added and "s3cret" not in added
+    assert feed_server.requests[-1].headers.get("Authorization", "").startswith("Basic ")
+    for variant in (
+        f"http://user:s3cret@127.0.0.1:{port}/c.xml#x",
+        f"HTTP://user:s3cret@127.0.0.1:{port}/c.xml",
+    ):
+        assert "already added as #1" in await command(bot_api, ADMIN_ID, f"/addfeed {variant}")
+    listing = await command(bot_api, ADMIN_ID, "/feeds")
+    assert "#1" in listing and "s3cret" not in listing and "#2" not in listing

@@ -43,7 +43,7 @@ async def spawn(config: Path, log_level: str = "DEBUG") -> asyncio.subprocess.Pr
     )
 
 
-async def test_process_runs_refuses_a_twin_and_stops_cleanly(
+async def test_process_runs_refuses_a_twin_and_stops_cleanly_without_telegram(
     tmp_path: Path, bot_api: FakeBotApi, feed_server: FeedServer
 ) -> None:
     feed_server.set_feed("/world.xml", rss([{"title": "Old news", "guid": "1"}], title="World"))
@@ -70,6 +70,9 @@ async def test_process_runs_refuses_a_twin_and_stops_cleanly(
         assert twin.returncode == 1
         assert len(twin_err.decode().strip().splitlines()) == 1 and "another newsbot" in twin_err.decode()
 
+        # Telegram goes away with a poll and sends possibly in flight: the stop still takes < 10 s.
+        feed_server.set_feed("/world.xml", rss([{"title": "NATO late", "guid": "3"}], title="World"))
+        await bot_api.stop()
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), timeout=15)
