@@ -1,4 +1,4 @@
-"""The module map of DESIGN.md, held by walking imports: pure modules stay pure, polling never speaks Telegram."""
+"""The module map of DESIGN.md, pure modules stay pure, polling never speaks Telegram."""
 
 from __future__ import annotations
 
