@@ -162,6 +162,9 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+CHUNK = 500  # rows or keys per statement, under every backend's bound-parameter limit
+
+
 def _insert(session: AsyncSession, table: Any) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT."""
     dialect = session.get_bind().dialect.name
@@ -401,38 +404,49 @@ async def insert_new_articles(
                 title_fp=_sha(fp) if (fp := title_fingerprint(d.title)) else None,
             )
         )
-    inserted: list[StoredArticle] = []
-    # Chunks keep each statement under the backends' bound-parameter limits.
-    for start in range(0, len(rows), 500):
-        stmt = (
-            _insert(session, Article)
-            .values(rows[start : start + 500])
-            .on_conflict_do_nothing(index_elements=["feed_id", "key"])
-            .returning(
-                Article.id,
-                Article.feed_id,
-                Article.title,
-                Article.summary,
-                Article.content,
-                Article.key,
-                Article.link_hash,
-                Article.title_fp,
-            )
+    # Known keys first: most polls of a changed feed bring a few new items among many known ones,
+    # and these statements (unlike a multi-row INSERT ... RETURNING) compile once and are reused.
+    keys = [r["key"] for r in rows]
+    known: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        stmt = select(Article.key).where(
+            Article.feed_id == feed_id, Article.key.in_(keys[start : start + CHUNK])
         )
-        for r in (await session.execute(stmt)).all():
-            inserted.append(
-                StoredArticle(
-                    id=r.id,
-                    feed_id=r.feed_id,
-                    title=r.title,
-                    summary=r.summary,
-                    content=r.content,
-                    key=r.key,
-                    link_hash=r.link_hash,
-                    title_fp=r.title_fp,
-                )
+        known.update((await session.execute(stmt)).scalars().all())
+    missing = [r for r in rows if r["key"] not in known]
+    if not missing:
+        return []
+    # ON CONFLICT still guards the unique key; one writer per feed makes the read above exact.
+    await session.execute(
+        _insert(session, Article).on_conflict_do_nothing(index_elements=["feed_id", "key"]), missing
+    )
+    wanted = [r["key"] for r in missing]
+    inserted: list[StoredArticle] = []
+    for start in range(0, len(wanted), CHUNK):
+        stmt = select(
+            Article.id,
+            Article.feed_id,
+            Article.title,
+            Article.summary,
+            Article.content,
+            Article.key,
+            Article.link_hash,
+            Article.title_fp,
+        ).where(Article.feed_id == feed_id, Article.key.in_(wanted[start : start + CHUNK]))
+        inserted.extend(
+            StoredArticle(
+                id=r.id,
+                feed_id=r.feed_id,
+                title=r.title,
+                summary=r.summary,
+                content=r.content,
+                key=r.key,
+                link_hash=r.link_hash,
+                title_fp=r.title_fp,
             )
-    return inserted
+            for r in (await session.execute(stmt)).all()
+        )
+    return sorted(inserted, key=lambda a: a.id)
 
 
 def _sha(text: str) -> str:
