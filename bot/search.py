@@ -7,9 +7,12 @@ search and alerts agree on what a query means.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import db
 from bot.matcher import Document, Query
@@ -22,7 +25,7 @@ SCAN_CAP = 20_000  # rows looked at per request, so a rare query cannot scan the
 class Page:
     items: list[tuple[db.Article, str]]  # article, feed name; newest first
     older: int | None  # cursor for the next (older) page: search below this id
-    scanned: int = 0
+    scanned: int = 0  # rows read to find them
 
 
 def required_needle(query: Query) -> str | None:
@@ -39,6 +42,38 @@ def required_needle(query: Query) -> str | None:
     return best if len(best) >= 3 else None
 
 
+async def _matching_ids(
+    session: AsyncSession,
+    query: Query | None,
+    *,
+    below_id: int | None,
+    since: datetime | None,
+    batch: int,
+    scan_cap: int,
+    scanned: list[int],
+) -> AsyncGenerator[int, None]:
+    """Ids of matching articles, newest first, reading at most `scan_cap` rows in batches.
+
+    `scanned` is a one-item counter of the rows read, for the caller's figures.
+    """
+    needle = required_needle(query) if query is not None else None
+    cursor = below_id
+    while scanned[0] < scan_cap:
+        if needle is not None:
+            rows = await db.candidate_article_texts(
+                session, needle, below_id=cursor, since=since, limit=batch
+            )
+        else:
+            rows = await db.recent_article_texts(session, below_id=cursor, since=since, limit=batch)
+        scanned[0] += len(rows)
+        for article_id, title, summary, content in rows:
+            if query is None or query.matches(Document.of(title, summary, content)):
+                yield article_id
+        if len(rows) < batch:
+            return
+        cursor = rows[-1][0]
+
+
 async def find(
     store: db.Store,
     query: Query | None,
@@ -49,54 +84,27 @@ async def find(
     scan_cap: int = SCAN_CAP,
 ) -> Page:
     """The newest stored articles matching `query` (all when None), below an id cursor."""
-    needle = required_needle(query) if query is not None else None
     found: list[int] = []
-    scanned = 0
-    cursor = below_id
+    scanned = [0]
+    batch = limit + 1 if query is None else BATCH
     async with store.read() as session:
-        while len(found) <= limit and scanned < scan_cap:
-            size = limit + 1 if query is None else BATCH
-            if needle is not None:
-                rows = await db.candidate_article_texts(
-                    session, needle, below_id=cursor, since=since, limit=size
-                )
-            else:
-                rows = await db.recent_article_texts(session, below_id=cursor, since=since, limit=size)
-            if not rows:
+        ids = _matching_ids(
+            session, query, below_id=below_id, since=since, batch=batch, scan_cap=scan_cap, scanned=scanned
+        )
+        async for article_id in ids:
+            found.append(article_id)
+            if len(found) > limit:
                 break
-            scanned += len(rows)
-            for article_id, title, summary, content in rows:
-                if query is None or query.matches(Document.of(title, summary, content)):
-                    found.append(article_id)
-                    if len(found) > limit:
-                        break
-            cursor = rows[-1][0]
-            if len(rows) < size:
-                break
+        await ids.aclose()
         items = await db.articles_by_ids(session, found[:limit])
     older = items[-1][0].id if len(found) > limit and items else None
-    return Page(items=items, older=older, scanned=scanned)
+    return Page(items=items, older=older, scanned=scanned[0])
 
 
 async def count_matches(store: db.Store, query: Query, *, since: datetime, scan_cap: int = SCAN_CAP) -> int:
     """How many stored articles since a time match (the /subscribe backtest), up to the scan cap."""
-    needle = required_needle(query)
-    total = 0
-    scanned = 0
-    cursor: int | None = None
     async with store.read() as session:
-        while scanned < scan_cap:
-            if needle is not None:
-                rows = await db.candidate_article_texts(
-                    session, needle, below_id=cursor, since=since, limit=BATCH
-                )
-            else:
-                rows = await db.recent_article_texts(session, below_id=cursor, since=since, limit=BATCH)
-            if not rows:
-                break
-            scanned += len(rows)
-            total += sum(1 for _, t, s, c in rows if query.matches(Document.of(t, s, c)))
-            cursor = rows[-1][0]
-            if len(rows) < BATCH:
-                break
-    return total
+        ids = _matching_ids(
+            session, query, below_id=None, since=since, batch=BATCH, scan_cap=scan_cap, scanned=[0]
+        )
+        return sum([1 async for _ in ids])

@@ -56,7 +56,7 @@ class SearchSessions:
         self.items: OrderedDict[str, tuple[int, str, list[int]]] = OrderedDict()
 
     def new(self, chat_id: int, query: str) -> str:
-        key = secrets.token_urlsafe(6)
+        key = secrets.token_hex(4)  # letters and digits only, as callback data arguments must be
         self.items[key] = (chat_id, query, [0])
         while len(self.items) > self.size:
             self.items.popitem(last=False)
