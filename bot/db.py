@@ -28,11 +28,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
+    column,
     delete,
     event,
     func,
     or_,
     select,
+    table,
     text,
     update,
 )
@@ -43,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.domain import Alert, EntryDraft, StoredArticle
+from bot.query import normalize
 from bot.text import title_fingerprint
 
 
@@ -112,6 +116,7 @@ class Article(Base):
     content: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str] = mapped_column(String(300), default="")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    search_text: Mapped[str] = mapped_column(Text, default="")  # the matcher's normalized title + summary
     link_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 of the canonical link
     title_fp: Mapped[str | None] = mapped_column(String(64))  # sha256 of the title's fingerprint
 
@@ -400,6 +405,7 @@ async def insert_new_articles(
                 content=d.content,
                 author=d.author[:300],
                 first_seen_at=now,
+                search_text=normalize(f"{d.title}\n{d.summary}"),
                 link_hash=_sha(d.canonical_link) if d.canonical_link else None,
                 title_fp=_sha(fp) if (fp := title_fingerprint(d.title)) else None,
             )
@@ -423,7 +429,7 @@ async def insert_new_articles(
     wanted = [r["key"] for r in missing]
     inserted: list[StoredArticle] = []
     for start in range(0, len(wanted), CHUNK):
-        stmt = select(
+        back = select(
             Article.id,
             Article.feed_id,
             Article.title,
@@ -444,7 +450,7 @@ async def insert_new_articles(
                 link_hash=r.link_hash,
                 title_fp=r.title_fp,
             )
-            for r in (await session.execute(stmt)).all()
+            for r in (await session.execute(back)).all()
         )
     return sorted(inserted, key=lambda a: a.id)
 
@@ -522,50 +528,63 @@ async def articles_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[tup
     return sorted(rows, key=lambda r: r[0].id, reverse=True)
 
 
-async def recent_article_texts(
-    session: AsyncSession, *, below_id: int | None, since: datetime | None, limit: int
-) -> list[tuple[int, str, str, str]]:
-    """(id, title, summary, content) of stored articles, newest first, below an id."""
-    stmt = select(Article.id, Article.title, Article.summary, Article.content).order_by(Article.id.desc())
-    if below_id is not None:
-        stmt = stmt.where(Article.id < below_id)
-    if since is not None:
-        stmt = stmt.where(Article.first_seen_at >= since)
-    return [(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt.limit(limit))).all()]
+ArticleText = tuple[int, str, str, str]  # id, title, summary, content
 
 
-async def candidate_article_texts(
-    session: AsyncSession, needle: str, *, below_id: int | None, since: datetime | None, limit: int
-) -> list[tuple[int, str, str, str]]:
-    """Articles whose title or summary contains `needle` (≥ 3 characters), newest first.
-
-    The full-text index only narrows the search: callers verify every row with the matcher.
-    """
-    dialect = session.get_bind().dialect.name
-    cond = []
-    if below_id is not None:
-        cond.append(Article.id < below_id)
-    if since is not None:
-        cond.append(Article.first_seen_at >= since)
-    if dialect == "sqlite":
-        # An FTS5 string literal: the needle is quoted, so nothing in it is query syntax.
-        phrase = '"' + needle.replace('"', '""') + '"'
-        ids = (
-            select(text("rowid")).select_from(text("articles_fts")).where(text("articles_fts MATCH :phrase"))
-        )
-        stmt = select(Article.id, Article.title, Article.summary, Article.content).where(
-            Article.id.in_(ids), *cond
-        )
-        params = {"phrase": phrase}
+async def first_id_since(session: AsyncSession, since: datetime) -> int | None:
+    """The oldest article id first seen at or after `since` (ids grow with time), to bound a scan."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite's planner would walk the primary key; the first-seen index answers this at once.
+        stmt: Any = text(
+            "SELECT min(id) FROM articles INDEXED BY ix_articles_first_seen WHERE first_seen_at >= :since"
+        ).bindparams(bindparam("since", type_=UTCDateTime()))
     else:
-        haystack = func.lower(Article.title + " " + Article.summary)
-        pattern = "%" + needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = select(Article.id, Article.title, Article.summary, Article.content).where(
-            haystack.like(pattern, escape="\\"), *cond
+        stmt = select(func.min(Article.id)).where(Article.first_seen_at >= bindparam("since"))
+    value = (await session.execute(stmt, {"since": since})).scalar()
+    return int(value) if value is not None else None
+
+
+async def article_texts(
+    session: AsyncSession, *, needle: str | None, below_id: int | None, low_id: int | None, limit: int
+) -> list[ArticleText]:
+    """Stored articles whose normalized title and summary contain `needle` (all when None), newest first.
+
+    Ids run from just below `below_id` down to `low_id`. A needle of 3 or more characters goes through
+    the trigram index, which then drives the order and stops after `limit` rows; a shorter one is a
+    plain substring test. Either way the index only narrows: callers verify every row with the matcher.
+    """
+    columns = (Article.id, Article.title, Article.summary, Article.content)
+    bounds = []
+    if below_id is not None:
+        bounds.append(Article.id < below_id)
+    if low_id is not None:
+        bounds.append(Article.id >= low_id)
+    dialect = session.get_bind().dialect.name
+    params: dict[str, Any] = {}
+    if needle is not None and len(needle) >= 3 and dialect == "sqlite":
+        # An FTS5 string: the needle is quoted, so nothing in it is query syntax.
+        params["phrase"] = '"' + needle.replace('"', '""') + '"'
+        fts = table("articles_fts", column("rowid"))
+        stmt = (
+            select(*columns)
+            .select_from(fts.join(Article, Article.id == fts.c.rowid))
+            .where(text("articles_fts MATCH :phrase"), *bounds)
+            .order_by(fts.c.rowid.desc())
         )
-        params = {}
-    stmt = stmt.order_by(Article.id.desc()).limit(limit)
-    return [(r[0], r[1], r[2], r[3]) for r in (await session.execute(stmt, params)).all()]
+    elif needle is not None and dialect == "sqlite":
+        stmt = (
+            select(*columns)
+            .where(func.instr(Article.search_text, needle) > 0, *bounds)
+            .order_by(Article.id.desc())
+        )
+    elif needle is not None:
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        condition = Article.search_text.like(f"%{escaped}%", escape="\\")
+        stmt = select(*columns).where(condition, *bounds).order_by(Article.id.desc())
+    else:
+        stmt = select(*columns).where(*bounds).order_by(Article.id.desc())
+    rows = (await session.execute(stmt.limit(limit), params)).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 # --- chats and subscriptions -----------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,17 +28,8 @@ class Page:
 
 
 def required_needle(query: Query) -> str | None:
-    """The longest piece of text every match must contain, if it is long enough to index (≥ 3)."""
-    picker: Any = getattr(query, "required_needle", None)
-    if callable(picker):
-        value = picker()
-        return value if isinstance(value, str) and len(value) >= 3 else None
-    best = ""
-    for term in getattr(query, "include", ()):
-        piece = getattr(term, "substring", "") or " ".join(getattr(term, "words", ()))
-        if len(piece) > len(best):
-            best = piece
-    return best if len(best) >= 3 else None
+    """A normalized piece of text every match contains (the index narrows on it), if there is one."""
+    return query.required_needle()
 
 
 async def _matching_ids(
@@ -48,23 +38,23 @@ async def _matching_ids(
     *,
     below_id: int | None,
     since: datetime | None,
-    batch: int,
+    first_batch: int,
     scan_cap: int,
     scanned: list[int],
 ) -> AsyncGenerator[int, None]:
-    """Ids of matching articles, newest first, reading at most `scan_cap` rows in batches.
+    """Ids of matching articles, newest first, read in growing batches up to `scan_cap` rows.
 
     `scanned` is a one-item counter of the rows read, for the caller's figures.
     """
     needle = required_needle(query) if query is not None else None
-    cursor = below_id
+    low_id = None
+    if since is not None:
+        low_id = await db.first_id_since(session, since)
+        if low_id is None:
+            return
+    cursor, batch = below_id, first_batch
     while scanned[0] < scan_cap:
-        if needle is not None:
-            rows = await db.candidate_article_texts(
-                session, needle, below_id=cursor, since=since, limit=batch
-            )
-        else:
-            rows = await db.recent_article_texts(session, below_id=cursor, since=since, limit=batch)
+        rows = await db.article_texts(session, needle=needle, below_id=cursor, low_id=low_id, limit=batch)
         scanned[0] += len(rows)
         for article_id, title, summary, content in rows:
             if query is None or query.matches(Document.of(title, summary, content)):
@@ -72,6 +62,7 @@ async def _matching_ids(
         if len(rows) < batch:
             return
         cursor = rows[-1][0]
+        batch = min(batch * 2, BATCH)
 
 
 async def find(
@@ -86,10 +77,17 @@ async def find(
     """The newest stored articles matching `query` (all when None), below an id cursor."""
     found: list[int] = []
     scanned = [0]
-    batch = limit + 1 if query is None else BATCH
+    # A first batch a little larger than the page: most pages fill from it.
+    batch = limit + 1 if query is None else min(4 * (limit + 1), BATCH)
     async with store.read() as session:
         ids = _matching_ids(
-            session, query, below_id=below_id, since=since, batch=batch, scan_cap=scan_cap, scanned=scanned
+            session,
+            query,
+            below_id=below_id,
+            since=since,
+            first_batch=batch,
+            scan_cap=scan_cap,
+            scanned=scanned,
         )
         async for article_id in ids:
             found.append(article_id)
@@ -105,6 +103,6 @@ async def count_matches(store: db.Store, query: Query, *, since: datetime, scan_
     """How many stored articles since a time match (the /subscribe backtest), up to the scan cap."""
     async with store.read() as session:
         ids = _matching_ids(
-            session, query, below_id=None, since=since, batch=BATCH, scan_cap=scan_cap, scanned=[0]
+            session, query, below_id=None, since=since, first_batch=BATCH, scan_cap=scan_cap, scanned=[0]
         )
         return sum([1 async for _ in ids])

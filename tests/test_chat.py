@@ -333,3 +333,20 @@ async def test_opml_export_and_import_in_chat(
     assert "Usage" in await command(bot_api, ADMIN_ID, "/import")
     bot_api.add_message(ADMIN_ID, "/import", document={"file_name": "x.opml"}, file_bytes=b"<html>no</html>")
     assert "⚠️" in (await bot_api.wait_for_sent(before + 3, chat_id=ADMIN_ID))[-1].text
+
+
+async def test_search_finds_what_alerts_would_match(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    items = [
+        {"title": "Talks in Zürich end", "link": "https://e.com/1", "guid": "1"},
+        {"title": "ＮＡＴＯ summit (full-width)", "link": "https://e.com/2", "guid": "2"},
+        {"title": "非洲疟疾疫苗试验", "link": "https://e.com/3", "guid": "3"},
+        {"title": "Senator speaks", "link": "https://e.com/4", "guid": "4"},
+    ]
+    await start_with_feed(bots, make_settings, feed_server, items)
+    assert "Zürich" in await command(bot_api, 61, "/search zurich")
+    found = await command(bot_api, 61, "/search nato")
+    assert "summit" in found and "Senator" not in found
+    assert "疟疾" in await command(bot_api, 61, "/search 疟疾")
+    assert "疟疾" in await command(bot_api, 61, "/latest 5 疟疾")
