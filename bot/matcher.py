@@ -1,214 +1,193 @@
-"""Query parsing and the subscription index. Pure: no I/O, no clock.
+"""Query parsing, the subscription index and alert snippets. Pure: no I/O, no clock.
 
-The seam is `parse_query`, `build_index` and `match(articles, index) -> alerts`. For now a
-query is a list of terms that must all appear (a `"quoted phrase"` is one term) and
-`-term` excludes; Latin terms match whole words, case- and accent-insensitively, CJK
-terms match as substrings.
+The seam: `parse_query(text) -> Query`, `build_index(rows)`, `SubscriptionIndex.add/remove`,
+`match(articles, index) -> alerts`, `snippet(text, labels)` and `QUERY_HELP`. The language
+lives in `bot.query`, the index in `bot.index`; this module is what the rest of the bot imports.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
-from bot.domain import Alert, StoredArticle, UserInputError
-
-MAX_QUERY_CHARS = 200
-MAX_TERMS = 10
-
-_WORD = re.compile(r"\w+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
-_ZERO_WIDTH = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e")
+from bot.index import SubscriptionIndex, build_index, match
+from bot.query import (
+    MAX_DEPTH,
+    MAX_QUERY_CHARS,
+    MAX_TERMS,
+    TOKEN,
+    Document,
+    Query,
+    QueryError,
+    Term,
+    leaves,
+    make_term,
+    normalize,
+    parse_query,
 )
 
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_QUERY_CHARS",
+    "MAX_TERMS",
+    "QUERY_HELP",
+    "Document",
+    "Query",
+    "QueryError",
+    "SubscriptionIndex",
+    "build_index",
+    "match",
+    "normalize",
+    "parse_query",
+    "snippet",
+]
 
-def normalize(text: str) -> str:
-    """NFKC, case-folded, diacritics removed, zero-width characters dropped."""
-    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
-    decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", stripped)
+QUERY_HELP = {
+    "en": (
+        "Words match whole words, ignoring case and accents: nato finds “NATO” and “NATO's” but "
+        "not “NATOPOLIS”; zurich finds “Zürich”. A plural is another word: use a prefix.\n"
+        "Chinese, Japanese and Korean terms match anywhere in the text: 乌克兰 finds “乌克兰局势”.\n"
+        "Letters, digits and CJK characters are separate pieces that must follow each other: "
+        'covid-19 = "covid 19" = COVID19; u.s. finds “U.S.”; 5G网络 finds “5G 网络”.\n'
+        "\n"
+        "nato ukraine — both words, anywhere (AND is optional)\n"
+        '"climate change" — the exact phrase, even across punctuation or a line break\n'
+        "bitcoin OR ethereum — either one (also bitcoin | ethereum)\n"
+        'nato -summit — without “summit” (also NOT summit); -"world cup" excludes a phrase\n'
+        "(tesla OR spacex) musk — parentheses group\n"
+        "sanction* — words starting with at least 3 letters: sanctions, sanctioned\n"
+        "title:apple — only in the headline\n"
+        "\n"
+        "At most 200 characters, 10 terms and 3 levels of parentheses."
+    ),
+    "zh": (
+        "英文等词语按整词匹配，不分大小写和重音：nato 能找到 “NATO” 和 “NATO's”，但不会匹配 "
+        "“NATOPOLIS”；zurich 能找到 “Zürich”。复数算另一个词，请用前缀。\n"
+        "中文、日文、韩文词语只要在文中出现即匹配：乌克兰 能找到 “乌克兰局势”。\n"
+        "字母、数字和中日韩文字各自成段，须前后紧接出现："
+        'covid-19 = "covid 19" = COVID19；u.s. 能找到 “U.S.”；5G网络 能找到 “5G 网络”。\n'
+        "\n"
+        "俄罗斯 乌克兰 — 两个词都要出现（AND 可省略）\n"
+        '"人工智能 芯片" — 完整短语，可跨标点和换行\n'
+        "华为 OR 小米 — 任一即可（也可写 华为 | 小米）\n"
+        '苹果 -水果 — 排除 “水果”（也可写 NOT 水果）；-"世界杯" 排除短语\n'
+        "(特斯拉 OR 比亚迪) 电动车 — 用括号分组\n"
+        "sanction* — 以至少 3 个字母开头的词：sanctions、sanctioned\n"
+        "title:华为 或 标题:华为 — 只查标题\n"
+        "\n"
+        "最多 200 个字符、10 个词、3 层括号。"
+    ),
+}
 
-
-def _is_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """One searchable unit: a word sequence (Latin) or a substring (CJK)."""
-
-    label: str  # as shown to the user
-    words: tuple[str, ...]  # normalized words; empty for a CJK term
-    substring: str = ""  # normalized, for CJK terms
-
-    def found_in(self, doc: Document) -> bool:
-        if self.substring:
-            return self.substring in doc.text
-        return doc.has_sequence(self.words)
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    include: tuple[Term, ...]
-    exclude: tuple[Term, ...] = ()
-
-    @property
-    def norm(self) -> str:
-        """A canonical text: two queries with the same meaning compare equal."""
-        inc = sorted(t.substring or " ".join(t.words) for t in self.include)
-        exc = sorted("-" + (t.substring or " ".join(t.words)) for t in self.exclude)
-        return " ".join(f'"{x}"' if " " in x else x for x in inc + exc)
-
-    def matches(self, doc: Document) -> bool:
-        return all(t.found_in(doc) for t in self.include) and not any(t.found_in(doc) for t in self.exclude)
-
-
-def _make_term(raw: str) -> Term | None:
-    norm = normalize(raw)
-    if _is_cjk(norm):
-        compact = "".join(_WORD.findall(norm))
-        return Term(label=raw.strip(), words=(), substring=compact) if compact else None
-    words = tuple(_WORD.findall(norm))
-    return Term(label=raw.strip(), words=words) if words else None
-
-
-_TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
-
-
-def parse_query(text: str) -> Query:
-    """Parse a subscription query; raises UserInputError with the reason."""
-    text = text.strip()
-    if not text:
-        raise UserInputError("the query is empty")
-    if len(text) > MAX_QUERY_CHARS:
-        raise UserInputError(f"the query is longer than {MAX_QUERY_CHARS} characters")
-    if text.count('"') % 2:
-        raise UserInputError(f"unclosed quote at position {text.rfind(chr(34)) + 1}")
-    include: list[Term] = []
-    exclude: list[Term] = []
-    for m in _TOKEN.finditer(text):
-        negative, phrase, bare = m.group(1), m.group(2), m.group(3)
-        raw = phrase if phrase is not None else bare
-        if phrase is None and raw.startswith("-") and len(raw) > 1:
-            negative, raw = "-", raw[1:]
-        term = _make_term(raw)
-        if term is None:
-            continue
-        (exclude if negative else include).append(term)
-    if len(include) + len(exclude) > MAX_TERMS:
-        raise UserInputError(f"the query has more than {MAX_TERMS} terms")
-    if not include:
-        raise UserInputError("the query needs at least one word to look for")
-    return Query(include=tuple(include), exclude=tuple(exclude))
+# A period after a capital (U.S.) or before a lowercase word is no sentence end.
+_SENTENCE_END = re.compile(r"(?<![A-Z])\.(?=\s+[^a-z\s])|[!?…](?=\s)|[。！？\n]")
 
 
-@dataclass(slots=True)
-class Document:
-    """An article's text, normalized once for every subscription."""
-
-    text: str
-    words: list[str]
-    positions: dict[str, list[int]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, *parts: str) -> Document:
-        text = normalize("\n".join(p for p in parts if p))
-        words = _WORD.findall(text)
-        positions: dict[str, list[int]] = defaultdict(list)
-        for i, w in enumerate(words):
-            positions[w].append(i)
-        return cls(text=text, words=words, positions=positions)
-
-    def has_sequence(self, seq: Sequence[str]) -> bool:
-        first = self.positions.get(seq[0])
-        if not first:
-            return False
-        n = len(seq)
-        return any(self.words[i : i + n] == list(seq) for i in first)
+@functools.lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    return normalize(ch)
 
 
-@dataclass(slots=True)
-class _Entry:
-    sub_id: int
-    chat_id: int
-    query: Query
+def _folded(text: str) -> tuple[str, list[int]]:
+    """The text normalized character by character, with each output character's source index."""
+    if text.isascii():
+        return text.lower(), list(range(len(text)))
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        folded = ch.lower() if ch.isascii() else _fold_char(ch)
+        out.append(folded)
+        where += [i] * len(folded)
+    return "".join(out), where
 
 
-@dataclass(slots=True)
-class SubscriptionIndex:
-    """Subscriptions keyed by one required anchor: a word, or a CJK substring."""
-
-    by_word: dict[str, dict[int, _Entry]] = field(default_factory=lambda: defaultdict(dict))
-    by_cjk: dict[int, _Entry] = field(default_factory=dict)
-    anchors: dict[int, str | None] = field(default_factory=dict)
-
-    def add(self, sub_id: int, chat_id: int, query: str | Query) -> None:
-        """Add (or replace) one subscription."""
-        q = parse_query(query) if isinstance(query, str) else query
-        self.remove(sub_id)
-        entry = _Entry(sub_id, chat_id, q)
-        latin = [t for t in q.include if t.words]
-        if latin:
-            # The rarest-looking word is the best filter; length is a cheap stand-in.
-            anchor = max((t.words[0] for t in latin), key=len)
-            self.by_word[anchor][sub_id] = entry
-            self.anchors[sub_id] = anchor
-        else:
-            self.by_cjk[sub_id] = entry
-            self.anchors[sub_id] = None
-
-    def remove(self, sub_id: int) -> None:
-        """Remove one subscription if present."""
-        if sub_id not in self.anchors:
-            return
-        anchor = self.anchors.pop(sub_id)
-        if anchor is None:
-            self.by_cjk.pop(sub_id, None)
-        else:
-            bucket = self.by_word.get(anchor, {})
-            bucket.pop(sub_id, None)
-            if not bucket:
-                self.by_word.pop(anchor, None)
-
-    def __len__(self) -> int:
-        return len(self.anchors)
-
-    def candidates(self, doc: Document) -> Iterable[_Entry]:
-        for word in doc.positions:
-            bucket = self.by_word.get(word)
-            if bucket:
-                yield from bucket.values()
-        yield from self.by_cjk.values()
-
-
-def build_index(subscriptions: Iterable[tuple[int, int, str]]) -> SubscriptionIndex:
-    """An index over (subscription id, chat id, query) rows; bad stored queries are skipped."""
-    index = SubscriptionIndex()
-    for sub_id, chat_id, query in subscriptions:
+def _terms_of(labels_or_query: Query | Iterable[str]) -> list[Term]:
+    if isinstance(labels_or_query, Query):
+        return [t for t, positive in leaves(labels_or_query.root) if positive]
+    terms = []
+    for label in labels_or_query:
         try:
-            index.add(sub_id, chat_id, query)
-        except UserInputError:
+            term = make_term(label)
+        except QueryError:
             continue
-    return index
+        if term is not None:
+            terms.append(term)
+    return terms
 
 
-def match(articles: Iterable[StoredArticle], index: SubscriptionIndex) -> list[Alert]:
-    """One alert per (chat, article), listing every term that matched for that chat."""
-    alerts: list[Alert] = []
-    for article in articles:
-        doc = Document.of(article.title, article.summary, article.content)
-        per_chat: dict[int, list[str]] = {}
-        for entry in index.candidates(doc):
-            if entry.query.matches(doc):
-                terms = per_chat.setdefault(entry.chat_id, [])
-                for t in entry.query.include:
-                    if t.label not in terms:
-                        terms.append(t.label)
-        for chat_id, terms in per_chat.items():
-            alerts.append(Alert(chat_id=chat_id, article_id=article.id, terms=tuple(terms)))
-    return alerts
+def _occurrences(text: str, terms: list[Term]) -> list[tuple[int, int]]:
+    """Where in the original text any of the terms occurs: sorted, overlaps merged."""
+    folded, where = _folded(text)
+    spans = [m.span() for m in TOKEN.finditer(folded)]
+    tokens = [folded[a:b] for a, b in spans]
+    found: list[tuple[int, int]] = []
+    for term in terms:
+        toks, n = term.tokens, len(term.tokens)
+        for i in range(len(tokens) - n + 1):
+            if all(tokens[i + k] == toks[k] for k in range(n - 1)):
+                last = tokens[i + n - 1]
+                if last == toks[-1] or (term.prefix and last.startswith(toks[-1])):
+                    found.append((where[spans[i][0]], where[spans[i + n - 1][1] - 1] + 1))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(found):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _window(text: str, a: int, b: int, width: int) -> tuple[int, int, bool, bool]:
+    """About `width` characters of the sentence around text[a:b], and whether each end was cut."""
+    start = 0
+    for m in _SENTENCE_END.finditer(text):  # the lookahead must see past a, so no endpos
+        if m.end() > a:
+            break
+        start = m.end()
+    stop = _SENTENCE_END.search(text, b)
+    end = stop.end() if stop else len(text)
+    while start < a and text[start].isspace():
+        start += 1
+    if end - start <= width:
+        return start, end, False, False
+    # Too long: keep the match, with about a third of the room before it, cut at spaces.
+    lo = max(start, a - max(0, width - (b - a)) // 3)
+    hi = min(end, max(b, lo + width))
+    if lo > start and (space := text.find(" ", lo, a)) >= 0:
+        lo = space + 1
+    if hi < end and (space := text.rfind(" ", b, hi)) >= 0:
+        hi = space
+    while lo > start and unicodedata.combining(text[lo]):
+        lo -= 1  # never split a letter from its accent
+    return lo, hi, lo > start, hi < end
+
+
+def snippet(text: str, labels_or_query: Query | Iterable[str], *, width: int = 200) -> list[tuple[str, bool]]:
+    """The piece of the sentence where a term first occurs, as (original text, is a match) segments.
+
+    Empty when no term occurs in the text. Matches are whole words (or CJK substrings) as
+    the index matches them, found in the original characters so they can be escaped and bolded.
+    """
+    if not text:
+        return []
+    spans = _occurrences(text, _terms_of(labels_or_query))
+    if not spans:
+        return []
+    lo, hi, cut_before, cut_after = _window(text, *spans[0], width)
+    pieces: list[tuple[str, bool]] = [("…", False)] if cut_before else []
+    at = lo
+    for a, b in spans:
+        if a < lo or b > hi:
+            continue
+        if a > at:
+            pieces.append((text[at:a], False))
+        pieces.append((text[a:b], True))
+        at = b
+    tail = text[at:hi].rstrip()
+    if tail:
+        pieces.append((tail, False))
+    if cut_after:
+        pieces.append(("…", False))
+    return pieces

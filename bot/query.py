@@ -9,6 +9,7 @@ consecutive tokens, which makes words, phrases, mixed terms and CJK one rule.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import unicodedata
@@ -19,15 +20,26 @@ from bot.domain import UserInputError
 from bot.text import BOILERPLATE
 
 __all__ = [
+    "TOKEN",
+    "AllOf",
+    "AnyOf",
     "Document",
     "Node",
+    "Not",
     "Query",
     "QueryError",
     "Term",
+    "anchors",
+    "clean_for_matching",
+    "clear_term_cache",
+    "display",
+    "is_unspaced",
+    "leaves",
     "make_term",
     "normalize",
     "parse_query",
     "tokenize",
+    "words_of",
 ]
 
 MAX_QUERY_CHARS = 200
@@ -77,15 +89,17 @@ def _combining_marks() -> str:
 
 
 _LETTER = f"[^\\W\\d_{UNSPACED}]"
-_TOKEN = re.compile(f"[{UNSPACED}]|{_LETTER}+(?:[{_combining_marks()}]+{_LETTER}*)*|\\d+")
+# A word: letters, with the marks some scripts write inside words; or a run of digits.
+_WORD = f"{_LETTER}+(?:[{_combining_marks()}]+{_LETTER}*)*|\\d+"
+_TOKEN = re.compile(f"[{UNSPACED}]|{_WORD}")
+TOKEN = _TOKEN  # the definition of a token, on normalized text
 _URL = re.compile(r"(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE)
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,500}>|<!--.*?-->", re.DOTALL)
 _BOILERPLATE = re.compile("|".join(f"(?:{p.pattern})" for p in BOILERPLATE), re.IGNORECASE)
 
 
-def normalize(text: str) -> str:
-    """Compatibility-normalized (NFKC), case-folded, accents folded, invisible characters dropped."""
-    if text.isascii():
-        return text.lower()
+def _fold(text: str) -> str:
+    """The full normalization, step by step; `normalize` is this with shortcuts."""
     text = _INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold())
     text = _FOLDED_MARKS.sub("", text)
@@ -94,9 +108,89 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+# --- fast paths; tests hold them equal to _fold + _TOKEN on random text --------------------
+
+# Typographic separators common in English text, as UTF-8: U+2000-U+203F (dashes, quotes,
+# ellipsis, spaces) except the invisible ones, and NBSP, «, · and ». Text whose only non-ASCII
+# characters are these tokenizes like ASCII.
+_TYPOGRAPHIC = re.compile(rb"(?:\xe2\x80[\x80-\x8a\x90-\xa9\xaf-\xbf]|\xc2[\xa0\xab\xb7\xbb])*")
+_ASCII_ONLY = bytes(range(128))
+_NOT_DIGITS = bytes(c for c in range(256) if not 0x30 <= c <= 0x39)
+# Letters (lowercased) and digits stay, every other byte becomes a space.
+_ASCII_TABLE = bytes(ord(chr(c).lower()) if c < 128 and chr(c).isalnum() else 0x20 for c in range(256))
+# A digit touching a letter; starting with the digit lets sre skip ahead to digits.
+_DIGITS_BY_LETTER = re.compile(rb"[0-9](?:(?<=[a-z][0-9])|(?=[a-z]))")
+_DIGIT_RUN = re.compile(rb"[0-9]+")
+# Latin letters (U+00C0-U+024F) whose full folding is plain ASCII letters: é -> e, ß -> ss, Ø -> o.
+_LATIN_FOLD = {
+    ch: folded
+    for ch, folded in ((chr(cp), _fold(chr(cp))) for cp in range(0xC0, 0x250))
+    if folded.isascii() and folded.isalpha()
+}
+_LATIN = re.compile("[" + "".join(_LATIN_FOLD) + "]")
+_LATIN_OR_TYPOGRAPHIC = re.compile(
+    rb"(?:[\xc3-\xc9][\x80-\xbf]|\xe2\x80[\x80-\x8a\x90-\xa9\xaf-\xbf]|\xc2[\xa0\xab\xb7\xbb])*"
+)
+# Full-width punctuation that keeps Chinese text from being NFKC already, with its NFKC form:
+# replacing just these is much cheaper than normalizing the whole text, and gives the same.
+_FULLWIDTH = {ch: unicodedata.normalize("NFKC", ch) for ch in "，：；！？（）～．％＋＝＆＃＠"}
+
+
+def _ascii_words(text: str) -> list[str] | None:
+    """Tokens of text that is ASCII apart from typographic separators and accented Latin letters.
+
+    None for any other text. Both kinds fold character by character, with nothing around them
+    to combine with, so this equals the general path.
+    """
+    raw = text.encode()
+    if len(raw) != len(text):
+        rest = raw.translate(None, _ASCII_ONLY)
+        if not _TYPOGRAPHIC.fullmatch(rest):
+            if not _LATIN_OR_TYPOGRAPHIC.fullmatch(rest):
+                return None
+            raw = _LATIN.sub(lambda m: _LATIN_FOLD[m.group()], text).encode()
+            if not _TYPOGRAPHIC.fullmatch(raw.translate(None, _ASCII_ONLY)):
+                return None  # a Latin letter that does not fold to ASCII
+    raw = raw.translate(_ASCII_TABLE)
+    if raw.translate(None, _NOT_DIGITS) and _DIGITS_BY_LETTER.search(raw):
+        raw = _DIGIT_RUN.sub(rb" \g<0> ", raw)
+    return raw.decode("ascii").split()
+
+
+def normalize(text: str) -> str:
+    """Compatibility-normalized (NFKC), case-folded, accents folded, invisible characters dropped."""
+    if text.isascii():
+        return text.lower()
+    text = _INVISIBLE.sub("", text)
+    if not unicodedata.is_normalized("NFKC", text):
+        for ch, nfkc in _FULLWIDTH.items():
+            if ch in text:
+                text = text.replace(ch, nfkc)
+        if not unicodedata.is_normalized("NFKC", text):
+            text = unicodedata.normalize("NFKC", text)
+    text = text.casefold()
+    if not unicodedata.is_normalized("NFD", text):
+        text = unicodedata.normalize("NFD", text)
+    text = _FOLDED_MARKS.sub("", text)
+    if _SPECIAL.search(text):
+        text = text.translate(_SPECIAL_TABLE)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text
+
+
 def tokenize(text: str) -> list[str]:
     """The tokens of already normalized text."""
+    fast = _ascii_words(text)
+    if fast is not None:
+        return fast
     return _TOKEN.findall(text)
+
+
+def words_of(text: str) -> list[str]:
+    """The tokens of raw text: tokenize(normalize(text)), faster."""
+    fast = _ascii_words(text)
+    return fast if fast is not None else tokenize(normalize(text))
 
 
 def is_unspaced(token: str) -> bool:
@@ -130,7 +224,7 @@ class QueryError(UserInputError):
 class Term:
     """A run of consecutive tokens; the last may be a prefix; optionally in the title only."""
 
-    __slots__ = ("label", "needle", "prefix", "single", "title", "tokens")
+    __slots__ = ("label", "needle", "plain", "prefix", "single", "title", "tokens")
 
     def __init__(self, label: str, tokens: tuple[str, ...], *, prefix: bool = False, title: bool = False):
         self.label = label  # as the user wrote it, for "matched: ..."
@@ -140,6 +234,9 @@ class Term:
         # One exact token is a set lookup; anything else a search in the joined token text.
         self.single = len(tokens) == 1 and not prefix
         self.needle = "\x01" + "\x01".join(tokens) + ("" if prefix else "\x01")
+        # Whether the label says no more than the tokens (then the index need not keep it).
+        canonical = tokens[0] if len(tokens) == 1 else display(tokens)
+        self.plain = label == (canonical + "*" if prefix else canonical)
 
     @property
     def key(self) -> tuple[bool, tuple[str, ...], bool]:
@@ -179,10 +276,7 @@ class AllOf:
         self.children = children
 
     def test(self, doc: Document) -> bool:
-        for c in self.children:
-            if not c.test(doc):
-                return False
-        return True
+        return all(c.test(doc) for c in self.children)
 
     def collect(self, doc: Document, out: list[Term]) -> bool:
         mark = len(out)
@@ -202,10 +296,7 @@ class AnyOf:
         self.children = children
 
     def test(self, doc: Document) -> bool:
-        for c in self.children:
-            if c.test(doc):
-                return True
-        return False
+        return any(c.test(doc) for c in self.children)
 
     def collect(self, doc: Document, out: list[Term]) -> bool:
         hit = False
@@ -367,6 +458,14 @@ _LEXEME = re.compile(r'\s*(?:([()|"])|([^\s()|"]+))')
 _FIELD = re.compile(r"([^\W\d_]{2,12}):(.*)", re.DOTALL)
 _SIMPLE_WORD = re.compile(r"[A-Za-z]+")
 _KEYWORDS = frozenset({"OR", "AND", "NOT"})
+# One word with no operator, field or prefix in it, or one plain phrase.
+_OPERATORS = '\\s()|"*:“”„‟«»「」『』＂（）｜：'
+_ONE_WORD = re.compile(f"([^{_OPERATORS}\\-－−][^{_OPERATORS}]*)")
+_ONE_PHRASE = re.compile(r'"([^"*]*)"')
+# One item of a flat query (no parentheses, fields or prefixes): [-]word, [-]"phrase", OR, |.
+_FLAT_ITEM = re.compile(
+    f'\\s*(?:(OR|\\|)|(-?)(?:"([^"*]*)"|([^{_OPERATORS}\\-－−][^{_OPERATORS}]*)))(?=\\s|$)'
+)
 
 
 class _Lex:
@@ -419,19 +518,30 @@ def _lex(text: str) -> list[_Lex]:
                         _Lex("word", text[start + len(f.group(1)) + 1 : i], start + len(f.group(1)) + 2)
                     )
                 continue
+            if name in FIELDS:
+                raise QueryError(
+                    "dangling_operator", start + 1, f"{word} needs a term right after it", operator=word
+                )
             if rest and f.group(1).isascii():
                 raise QueryError("unknown_field", start + 1, f'unknown field "{f.group(1)}:"', field=name)
         out.append(_Lex("word", text[start:i], start + 1))
     return out
 
 
-_TERM_CACHE: dict[str, tuple[str, tuple[str, ...], bool]] = {}
+_TERM_CACHE: dict[str, Term | None] = {}
+TERM_CACHE_SIZE = 50_000  # about 20 MB at most; a bulk load clears it when done
+
+
+def clear_term_cache() -> None:
+    """Forget cached terms (after a bulk load)."""
+    _TERM_CACHE.clear()
 
 
 def make_term(raw: str, *, title: bool = False, pos: int = 1) -> Term | None:
     """A term from one word or phrase as typed (`word*` is a prefix); None when it has no tokens."""
-    cached = _TERM_CACHE.get(raw)
-    if cached is None:
+    if raw in _TERM_CACHE:
+        term = _TERM_CACHE[raw]
+    else:
         label = " ".join(raw.split())
         body = label.rstrip("*").rstrip()
         prefix = body != label
@@ -441,18 +551,18 @@ def make_term(raw: str, *, title: bool = False, pos: int = 1) -> Term | None:
             tokens = tuple(sys.intern(t) for t in tokenize(normalize(body)))
         if prefix and tokens and is_unspaced(tokens[-1]):
             prefix = False  # CJK terms already match as substrings
-        cached = (sys.intern(label), tokens, prefix)
-        if len(_TERM_CACHE) > 100_000:
+        term = Term(sys.intern(label), tokens, prefix=prefix) if tokens else None
+        if len(_TERM_CACHE) >= TERM_CACHE_SIZE:
             _TERM_CACHE.clear()  # bounded: user input must not grow memory without end
-        _TERM_CACHE[raw] = cached
-    label, tokens, prefix = cached
-    if not tokens:
+        _TERM_CACHE[raw] = term
+    if term is None:
         return None
-    if prefix and len(tokens[-1]) < MIN_PREFIX:
+    if term.prefix and len(term.tokens[-1]) < MIN_PREFIX:
         raise QueryError(
             "prefix_too_short", pos, f"a prefix needs at least {MIN_PREFIX} characters", minimum=MIN_PREFIX
         )
-    return Term(label, tokens, prefix=prefix, title=title)
+    # Terms are immutable, so one object serves every query that spells the term this way.
+    return term if not title else Term(term.label, term.tokens, prefix=term.prefix, title=True)
 
 
 class _Parser:
@@ -580,11 +690,11 @@ def _simplify(node: Node) -> Node:
         inner = _simplify(node.child)
         return inner.child if isinstance(inner, Not) else Not(inner)
     kind = type(node)
-    kids: dict[str, Node] = {}
+    kids: dict[object, Node] = {}
     for c in node.children:
         s = _simplify(c)
         for k in s.children if type(s) is kind and isinstance(s, AllOf | AnyOf) else (s,):
-            kids.setdefault(canon(k), k)
+            kids.setdefault(k.key if isinstance(k, Term) else canon(k), k)
     if len(kids) == 1:
         return next(iter(kids.values()))
     return kind(tuple(kids.values()))
@@ -601,6 +711,21 @@ def parse_query(text: str) -> Query:
             "too_long", lead + MAX_QUERY_CHARS + 1, f"query longer than {MAX_QUERY_CHARS} characters",
             limit=MAX_QUERY_CHARS,
         )  # fmt: skip
+    simple = _ONE_WORD.fullmatch(stripped) or _ONE_PHRASE.fullmatch(stripped)
+    if simple is not None and stripped not in _KEYWORDS:
+        # Most queries are one word or one phrase: the same result without the parser.
+        term = make_term(simple.group(1), pos=lead + simple.start(1) + 1)
+        if term is not None:
+            return _checked(Query(stripped, term), stripped, lead)
+    flat = _parse_flat(stripped, lead)
+    if flat is not None:
+        return _checked(Query(stripped, flat), stripped, lead)
+    return _parse_general(text)
+
+
+def _parse_general(text: str) -> Query:
+    stripped = text.strip()
+    lead = len(text) - len(text.lstrip())
     lex = _lex(text)
     parser = _Parser(lex)
     root = parser.parse_or(0)
@@ -610,8 +735,64 @@ def parse_query(text: str) -> Query:
         raise QueryError("empty", lead + 1, "no word to look for")
     root = _simplify(root)
     _check_anchored(root, parser.top)
-    query = Query(stripped, root)
-    if len(query.norm) > MAX_NORM_CHARS:
+    return _checked(Query(stripped, root), stripped, lead)
+
+
+def _parse_flat(text: str, lead: int) -> Node | None:
+    """The tree of a flat query, as the general parser builds it; None for anything else.
+
+    Flat queries (OR lists, exclusions, phrases) are most of what people write; anything
+    unusual, errors included, is left to the general parser.
+    """
+    alts: list[list[Node]] = []
+    items: list[Node] = []
+    terms = 0
+    at, end = 0, len(text)
+    while at < end:
+        m = _FLAT_ITEM.match(text, at)
+        if m is None:
+            return None
+        at = m.end()
+        op, neg, phrase, word = m.groups()
+        if op is not None:
+            if not items:
+                return None
+            alts.append(items)
+            items = []
+            continue
+        if word in _KEYWORDS:
+            return None
+        term = make_term(
+            phrase if phrase is not None else word, pos=lead + m.start(3 if word is None else 4) + 1
+        )
+        if term is None:
+            continue
+        terms += 1
+        if terms > MAX_TERMS:
+            return None
+        items.append(Not(term) if neg else term)
+    if not items:
+        return None
+    alts.append(items)
+    # What _simplify does to such a tree, directly: repeated terms and alternatives go.
+    nodes: list[Node] = []
+    seen: set[object] = set()
+    for alt in alts:
+        kept: dict[object, Node] = {}
+        for item in alt:
+            kept.setdefault(item.key if isinstance(item, Term) else ("-", item.child.key), item)  # type: ignore[union-attr]
+        if not any(isinstance(item, Term) for item in kept.values()):
+            return None  # nothing to look for: the general parser names the problem
+        key = frozenset(kept) if len(kept) > 1 else next(iter(kept))
+        if key not in seen:
+            seen.add(key)
+            nodes.append(next(iter(kept.values())) if len(kept) == 1 else AllOf(tuple(kept.values())))
+    return nodes[0] if len(nodes) == 1 else AnyOf(tuple(nodes))
+
+
+def _checked(query: Query, stripped: str, lead: int) -> Query:
+    # ASCII text of at most 200 characters and 10 terms cannot normalize past 500 characters.
+    if not stripped.isascii() and len(query.norm) > MAX_NORM_CHARS:
         raise QueryError("too_long", lead + 1, "query too long once normalized", limit=MAX_NORM_CHARS)
     return query
 
@@ -630,7 +811,9 @@ def _check_anchored(root: Node, alternatives: list[tuple[Node, int]]) -> None:
 
 
 def clean_for_matching(text: str) -> str:
-    """Text without URLs and without publisher boilerplate lines."""
+    """Text without markup left by a feed, URLs and publisher boilerplate lines."""
+    if "<" in text:
+        text = _TAG.sub(" ", text)
     if "://" in text or "www." in text:
         text = _URL.sub(" ", text)
     if "\n" in text:
@@ -662,15 +845,23 @@ class Document:
             if part:
                 if body:
                     body.append("\x00")
-                body += tokenize(normalize(clean_for_matching(part)))
-        return cls(tokenize(normalize(clean_for_matching(title))) if title else [], body)
+                body += words_of(clean_for_matching(part))
+        return cls(words_of(clean_for_matching(title)) if title else [], body)
 
     def pairs(self) -> set[tuple[str, str]]:
         """Distinct pairs of consecutive tokens."""
+        return set(itertools.pairwise(self.tokens))
+
+    def triples(self) -> set[tuple[str, str, str]]:
+        """Distinct runs of three consecutive tokens."""
         toks = self.tokens
-        return set(zip(toks, toks[1:], strict=False))
+        return set(zip(toks, toks[1:], toks[2:], strict=False))
+
+    def title_triples(self) -> set[tuple[str, str, str]]:
+        """Distinct runs of three consecutive title tokens."""
+        toks = self.tokens[: self.title_len]
+        return set(zip(toks, toks[1:], toks[2:], strict=False))
 
     def title_pairs(self) -> set[tuple[str, str]]:
         """Distinct pairs of consecutive title tokens."""
-        toks = self.tokens[: self.title_len]
-        return set(zip(toks, toks[1:], strict=False))
+        return set(itertools.pairwise(self.tokens[: self.title_len]))

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from bot import index as index_module
 from bot.domain import StoredArticle, UserInputError
-from bot.matcher import Document, build_index, match, parse_query
+from bot.matcher import (
+    QUERY_HELP,
+    Document,
+    QueryError,
+    SubscriptionIndex,
+    build_index,
+    match,
+    parse_query,
+    snippet,
+)
 
 
 def art(title: str, summary: str = "", content: str = "", article_id: int = 1) -> StoredArticle:
@@ -84,3 +94,232 @@ def test_matching_ignores_nothing_of_title_summary_content() -> None:
     index = build_index([(1, 10, "brussels")])
     assert match([art("x", content="Talks in Brussels")], index)
     assert match([art("x", summary="Brussels")], index)
+
+
+# --- the parsed query ------------------------------------------------------------------------
+
+
+def test_query_error_is_a_user_input_error_with_code_and_position() -> None:
+    with pytest.raises(UserInputError) as caught:
+        parse_query('nato "climate change')
+    exc = caught.value
+    assert isinstance(exc, QueryError)
+    assert (exc.code, exc.position, exc.params) == ("unclosed_quote", 6, {})
+    assert str(exc) == "unclosed quote at position 6"
+
+
+def test_error_params_name_the_limit() -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query("x" * 250)
+    assert caught.value.params == {"limit": 200}
+
+
+@pytest.mark.parametrize(
+    ("query", "labels"),
+    [
+        ("nato", ("nato",)),
+        ("Zürich -summit", ("Zürich",)),
+        ('"Climate  Change" OR 乌克兰', ("Climate Change", "乌克兰")),
+        ("title:apple sanction*", ("apple", "sanction*")),
+        ("nato nato NATO", ("nato",)),
+    ],
+    ids=["word", "as-typed-without-exclusions", "phrase-and-cjk", "field-and-prefix", "repeats"],
+)
+def test_terms_are_the_positive_labels_as_typed(query: str, labels: tuple[str, ...]) -> None:
+    assert parse_query(query).terms == labels
+
+
+def test_matched_terms_are_those_that_made_the_match() -> None:
+    query = parse_query("(nato OR otan OR ukraine) summit -sport")
+    assert query.matched_terms(Document.of("NATO and Ukraine summit")) == ("nato", "ukraine", "summit")
+    assert query.matched_terms(Document.of("NATO summit on sport")) == ()
+
+
+@pytest.mark.parametrize(
+    ("query", "needle"),
+    [
+        ("nato ukraine", "ukraine"),
+        ('"climate change" -x', "climate"),
+        ("乌克兰 x", "乌克兰"),
+        ("a OR b", None),
+    ],
+    ids=["longest-word", "phrase-word", "cjk-run", "or-has-none"],
+)
+def test_required_needle(query: str, needle: str | None) -> None:
+    assert parse_query(query).required_needle() == needle
+
+
+def test_norm_is_a_short_canonical_key() -> None:
+    query = parse_query('Zürich  "Climate Change" -Sport OR nato')
+    assert query.norm == '"climate change" -sport zurich OR nato'
+    assert len(parse_query("ｱ" * 200).norm) <= 500
+
+
+def test_document_takes_title_then_body_parts() -> None:
+    doc = Document.of("Title words", "the summary", "the content")
+    assert parse_query("title:title").matches(doc)
+    assert not parse_query("title:summary").matches(doc)
+    assert parse_query("summary content").matches(doc)
+
+
+# --- the index -------------------------------------------------------------------------------
+
+
+def test_alerts_come_sorted_by_article_then_chat() -> None:
+    index = build_index([(1, 30, "nato"), (2, 10, "nato"), (3, 20, "nato")])
+    alerts = match([art("NATO", article_id=7), art("NATO", article_id=8)], index)
+    assert [(a.article_id, a.chat_id) for a in alerts] == [
+        (7, 10),
+        (7, 20),
+        (7, 30),
+        (8, 10),
+        (8, 20),
+        (8, 30),
+    ]
+
+
+def test_a_chats_terms_are_its_queries_labels_in_sorted_query_order() -> None:
+    index = build_index([(1, 10, "ukraine OR russia"), (2, 10, "nato"), (3, 10, "Nato summit")])
+    (alert,) = match([art("NATO summit: Ukraine and Russia")], index)
+    assert alert.terms == ("Nato", "summit", "nato", "ukraine", "russia")
+
+
+def test_subscriptions_with_one_query_share_it_and_leave_it_alone() -> None:
+    index = build_index([(1, 10, "nato"), (2, 11, "nato"), (3, 12, "nato -summit")])
+    assert index.distinct_queries() == 2
+    index.remove(1)
+    assert {a.chat_id for a in match([art("NATO")], index)} == {11, 12}
+    index.remove(2)
+    assert {a.chat_id for a in match([art("NATO")], index)} == {12}
+    assert index.distinct_queries() == 1
+
+
+def test_add_replaces_the_same_id() -> None:
+    index = SubscriptionIndex()
+    index.add(5, 10, "nato")
+    index.add(5, 11, "ukraine")
+    assert len(index) == 1
+    assert match([art("NATO")], index) == []
+    assert [a.chat_id for a in match([art("Ukraine")], index)] == [11]
+
+
+def test_a_bad_query_changes_nothing() -> None:
+    index = build_index([(5, 10, "nato")])
+    with pytest.raises(QueryError):
+        index.add(5, 10, "nato OR")
+    assert [a.chat_id for a in match([art("NATO")], index)] == [10]
+
+
+def test_add_takes_a_parsed_query() -> None:
+    index = SubscriptionIndex()
+    index.add(1, 10, parse_query("Zürich"))
+    assert match([art("Zurich talks")], index)[0].terms == ("Zürich",)
+
+
+@pytest.mark.parametrize(
+    "sub_id", [0, 7, 5000, -3, 10**12], ids=["zero", "small", "page-2", "negative", "huge"]
+)
+def test_any_subscription_id_works(sub_id: int) -> None:
+    index = SubscriptionIndex()
+    index.add(sub_id, 10, "nato")
+    assert sub_id in index and len(index) == 1
+    assert match([art("NATO")], index)
+    index.remove(sub_id)
+    assert sub_id not in index and len(index) == 0
+    assert match([art("NATO")], index) == []
+
+
+def test_remove_chat_takes_all_of_a_chats_subscriptions() -> None:
+    index = build_index([(1, 10, "nato"), (2, 10, "ukraine"), (3, 11, "nato"), (10**12, 10, "russia")])
+    index.remove_chat(10)
+    assert len(index) == 1
+    assert {a.chat_id for a in match([art("NATO Ukraine Russia")], index)} == {11}
+
+
+def test_build_skips_stored_queries_that_no_longer_parse() -> None:
+    index = build_index([(1, 10, "nato"), (2, 10, "nato OR"), (3, 10, "")])
+    assert len(index) == 1
+
+
+def test_a_big_group_and_a_crowded_key_stay_correct() -> None:
+    rows = [(i, 1000 + i % 97, "nato") for i in range(1, 400)]
+    rows += [(1000 + i, 5, f"nato -x{i}") for i in range(100)]  # one key, many queries
+    index = build_index(rows)
+    assert len(match([art("NATO")], index)) == 98
+    for i in range(1, 400):
+        index.remove(i)
+    assert [a.chat_id for a in match([art("NATO")], index)] == [5]
+    assert [a.chat_id for a in match([art("NATO x3")], index)] == [5]
+    for i in range(100):
+        index.remove(1000 + i)
+    assert len(index) == 0 and index.distinct_queries() == 0
+
+
+# --- snippets and help -----------------------------------------------------------------------
+
+
+def test_snippet_bolds_matches_in_the_original_text() -> None:
+    text = "Talks in Zürich. NATO’s chief said the U.S. would help. Unrelated."
+    assert snippet(text, ["nato", "u.s."]) == [
+        ("NATO", True),
+        ("’s chief said the ", False),
+        ("U.S", True),
+        (". would help.", False),
+    ]
+
+
+def test_snippet_of_cjk_and_accents() -> None:
+    assert snippet("中国5G网络建设。乌克兰局势紧张！", ["乌克兰"]) == [
+        ("乌克兰", True),
+        ("局势紧张！", False),
+    ]
+    assert snippet("Rain in São Paulo today", ["sao paulo"]) == [
+        ("Rain in ", False),
+        ("São Paulo", True),
+        (" today", False),
+    ]
+
+
+def test_snippet_cuts_a_long_sentence_around_the_match() -> None:
+    text = "word " * 100 + "the NATO summit " + "more " * 100
+    pieces = snippet(text, ["nato"], width=80)
+    assert pieces[0] == ("…", False) and pieces[-1] == ("…", False)
+    assert ("NATO", True) in pieces
+    assert sum(len(t) for t, _ in pieces) <= 84
+
+
+def test_snippet_takes_a_query_and_finds_prefixes() -> None:
+    assert snippet("New sanctions on Iran.", parse_query("sanction* -sport")) == [
+        ("New ", False),
+        ("sanctions", True),
+        (" on Iran.", False),
+    ]
+
+
+def test_snippet_without_a_match_is_empty() -> None:
+    assert snippet("Nothing to see", ["nato"]) == []
+    assert snippet("", ["nato"]) == []
+
+
+def test_query_help_in_english_and_chinese() -> None:
+    for lang, text in QUERY_HELP.items():
+        assert lang in ("en", "zh")
+        assert "<" not in text and ">" not in text  # plain text: the renderer escapes it
+        for example in ("OR", '"', "-", "*", "title:", "乌克兰", "5G网络", "covid-19"):
+            assert example in text
+
+
+def test_build_with_a_repeated_id_keeps_the_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "_DENSE_MIN", 4096)
+    # 10000 is beyond the dense pages when first seen; by its second row they cover it.
+    rows = [
+        (10_000, 1, "nato"),
+        *((i, 2, "x") for i in range(1, 3001)),
+        (9_999, 2, "y"),
+        (10_000, 3, "ukraine"),
+    ]
+    index = build_index(rows)
+    assert len(index) == 3002
+    assert [a.chat_id for a in match([art("NATO Ukraine")], index)] == [3]
+    index.remove(10_000)
+    assert match([art("NATO Ukraine")], index) == []

@@ -1,0 +1,328 @@
+"""Property tests: the index and every fast path against plain reference implementations.
+
+The reference tokenizes with the full normalization (`_fold` and the token regex), looks for
+each term by sliding over each field's tokens, evaluates each subscription's query tree on
+its own, and merges per chat as documented: each matching query's labels, queries sorted,
+repeats dropped. English and Chinese words, with the spellings that normalization must fold.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import query as q
+from bot.domain import Alert, StoredArticle
+from bot.matcher import Document, QueryError, build_index, match, parse_query, snippet
+from bot.query import AllOf, AnyOf, Node, Not, Term
+
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
+
+EN = ["nato", "summit", "climate", "change", "zurich", "covid", "19", "us", "ai", "said", "sanctions", "york"]
+ZH = ["乌克兰", "局势", "局面", "中国", "网络", "北约", "峰会", "克兰"]
+SPELLINGS = {
+    "zurich": ["zurich", "Zürich", "ZURICH", "Zu\u0308rich"],
+    "nato": ["nato", "NATO", "Nato", "ＮＡＴＯ", "NA\u200bTO"],
+    "sanctions": ["sanctions", "Sanctions", "sanction", "sanctioned"],
+    "us": ["us", "U.S.", "US"],
+    "19": ["19", "１９"],
+}
+SEPARATORS = [" ", " ", " ", ", ", "-", "\n", "’s ", " — ", "", ". ", " 🚀 "]
+
+word = st.sampled_from(EN)
+zh = st.sampled_from(ZH)
+
+
+@st.composite
+def texts(draw: st.DrawFn, max_words: int = 14) -> str:
+    """Text mixing English spellings, Chinese words and punctuation."""
+    parts: list[str] = []
+    for _ in range(draw(st.integers(0, max_words))):
+        if draw(st.integers(0, 3)) == 0:
+            parts.append(draw(zh))
+        else:
+            w = draw(word)
+            parts.append(draw(st.sampled_from(SPELLINGS.get(w, [w, w.capitalize()]))))
+        parts.append(draw(st.sampled_from(SEPARATORS)))
+    return "".join(parts)
+
+
+@st.composite
+def terms(draw: st.DrawFn) -> str:
+    kind = draw(st.integers(0, 6))
+    if kind == 0:
+        return f'"{draw(word)} {draw(word)}"'
+    if kind == 1:
+        return draw(zh)
+    if kind == 2:
+        return draw(st.sampled_from(["sanction*", "clim*", "zur*", "nat*"]))
+    if kind == 3:
+        return "title:" + draw(word)
+    if kind == 4:
+        return draw(
+            st.sampled_from(
+                [
+                    "NATO",
+                    "Zürich",
+                    "covid-19",
+                    "u.s.",
+                    "5G网络",
+                    "克兰局势",
+                    "乌克*",
+                    '"said us climate change"',
+                ]
+            )
+        )
+    return draw(word)
+
+
+def expressions(depth: int = 2) -> st.SearchStrategy[str]:
+    return st.recursive(
+        terms(),
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(" ".join),
+            st.tuples(inner, inner).map(" OR ".join),
+            inner.map(lambda x: f"({x})"),
+            st.tuples(inner, inner).map(lambda ab: f"{ab[0]} -{ab[1]}"),
+        ),
+        max_leaves=5,
+    )
+
+
+queries = expressions()
+
+
+# --- the reference -----------------------------------------------------------------------
+
+
+def ref_fields(title: str, *body: str) -> tuple[list[str], list[list[str]]]:
+    """Title tokens, and every field's tokens, by the full normalization and the token regex."""
+    fields = [q.TOKEN.findall(q._fold(q.clean_for_matching(f))) for f in (title, *body) if f]
+    title_tokens = q.TOKEN.findall(q._fold(q.clean_for_matching(title))) if title else []
+    return title_tokens, fields
+
+
+def occurs(term: Term, fields: list[list[str]]) -> bool:
+    toks, n = list(term.tokens), len(term.tokens)
+    for f in fields:
+        for i in range(len(f) - n + 1):
+            last = f[i + n - 1]
+            if f[i : i + n - 1] == toks[:-1] and (
+                last == toks[-1] or (term.prefix and last.startswith(toks[-1]))
+            ):
+                return True
+    return False
+
+
+def evaluate(node: Node, title: list[str], fields: list[list[str]]) -> tuple[bool, list[str]]:
+    if isinstance(node, Term):
+        hit = occurs(node, [title] if node.title else fields)
+        return hit, [node.label] if hit else []
+    if isinstance(node, Not):
+        return not evaluate(node.child, title, fields)[0], []
+    results = [evaluate(c, title, fields) for c in node.children]
+    if isinstance(node, AllOf):
+        ok = all(r[0] for r in results)
+        return ok, [label for r in results for label in r[1]] if ok else []
+    assert isinstance(node, AnyOf)
+    return any(r[0] for r in results), [label for r in results if r[0] for label in r[1]]
+
+
+def reference(subs: dict[int, tuple[int, str]], articles: list[StoredArticle]) -> list[Alert]:
+    alerts = []
+    for article in articles:
+        title, fields = ref_fields(article.title, article.summary, article.content)
+        per_chat: dict[int, list[tuple[str, ...]]] = {}
+        for chat, text in subs.values():
+            hit, labels = evaluate(parse_query(text).root, title, fields)
+            if hit:
+                per_chat.setdefault(chat, []).append(tuple(dict.fromkeys(labels)))
+        for chat in sorted(per_chat):
+            merged = tuple(dict.fromkeys(x for labels in sorted(per_chat[chat]) for x in labels))
+            alerts.append(Alert(chat, article.id, merged))
+    return alerts
+
+
+def valid(text: str) -> bool:
+    try:
+        parse_query(text)
+    except QueryError:
+        return False
+    return True
+
+
+sub_ids = st.one_of(st.integers(1, 40), st.integers(-5, -1), st.integers(10**9, 10**9 + 5))
+rows = st.lists(st.tuples(sub_ids, st.integers(1, 5), queries), max_size=14)
+articles = st.lists(st.tuples(texts(6), texts(), texts()), min_size=1, max_size=3).map(
+    lambda ts: [StoredArticle(i + 1, 1, t, s, c) for i, (t, s, c) in enumerate(ts)]
+)
+
+
+# --- properties ----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(rows=rows, arts=articles)
+def test_index_built_at_once_agrees_with_reference(
+    rows: list[tuple[int, int, str]], arts: list[StoredArticle]
+) -> None:
+    subs = {}
+    for sub_id, chat, text in rows:  # a later row with the same id replaces an earlier one
+        if valid(text):
+            subs[sub_id] = (chat, text)
+    index = build_index(rows)
+    assert len(index) == len(subs)
+    assert match(arts, index) == reference(subs, arts)
+
+
+@SETTINGS
+@given(
+    first=rows,
+    then=rows,
+    gone=st.lists(sub_ids, max_size=8),
+    chat_gone=st.none() | st.integers(1, 5),
+    arts=articles,
+)
+def test_index_updated_in_place_agrees_with_reference(
+    first: list[tuple[int, int, str]],
+    then: list[tuple[int, int, str]],
+    gone: list[int],
+    chat_gone: int | None,
+    arts: list[StoredArticle],
+) -> None:
+    index = build_index(first)
+    subs = {}
+    for sub_id, chat, text in first:
+        if valid(text):
+            subs[sub_id] = (chat, text)
+    for sub_id, chat, text in then:
+        try:
+            index.add(sub_id, chat, text)
+        except QueryError:
+            continue
+        subs[sub_id] = (chat, text)
+    for sub_id in gone:
+        index.remove(sub_id)
+        subs.pop(sub_id, None)
+    if chat_gone is not None:
+        index.remove_chat(chat_gone)
+        subs = {s: v for s, v in subs.items() if v[0] != chat_gone}
+    assert len(index) == len(subs)
+    assert match(arts, index) == reference(subs, arts)
+    for sub_id in list(subs):  # emptied, the index holds nothing at all
+        index.remove(sub_id)
+    assert len(index) == 0 and index.distinct_queries() == 0
+    assert not any(t.words or t.pairs or t.triples or t.stems for t in _real_entries(index))
+
+
+def _real_entries(index: object) -> list[q.Document]:
+    """The tables, with the start marks (hints that may stay) taken out."""
+    from bot import index as ix
+
+    tables = []
+    for table in (index._any, index._title):  # type: ignore[attr-defined]
+        clean = ix._Table()
+        for name in ("words", "pairs", "triples", "stems"):
+            kept = {
+                k: v
+                for k, v in getattr(table, name).items()
+                if v is not ix._STARTS
+                and not (isinstance(v, list) and all(g is ix._STARTS for g in v))
+                and not (isinstance(v, dict) and all(g is ix._STARTS for g in v.values()))
+            }
+            setattr(clean, name, kept)
+        tables.append(clean)
+    return tables  # type: ignore[return-value]
+
+
+@SETTINGS
+@given(query=queries, title=texts(6), body=texts())
+def test_query_matches_agrees_with_reference(query: str, title: str, body: str) -> None:
+    if not valid(query):
+        return
+    parsed = parse_query(query)
+    doc = Document.of(title, body)
+    hit, labels = evaluate(parsed.root, *ref_fields(title, body))
+    assert parsed.matches(doc) is hit
+    assert parsed.matched_terms(doc) == (tuple(dict.fromkeys(labels)) if hit else ())
+
+
+@SETTINGS
+@given(query=queries, title=texts(6), body=texts())
+def test_canonical_text_means_the_same(query: str, title: str, body: str) -> None:
+    if not valid(query):
+        return
+    parsed = parse_query(query)
+    again = parse_query(parsed.norm)
+    assert again.norm == parsed.norm
+    assert len(parsed.norm) <= q.MAX_NORM_CHARS
+    doc = Document.of(title, body)
+    assert again.matches(doc) is parsed.matches(doc)
+
+
+FLAT_ITEMS = [
+    "nato",
+    "NATO",
+    "-nato",
+    '"climate change"',
+    '-"climate change"',
+    "OR",
+    "|",
+    "乌克兰",
+    "-x",
+    "AND",
+]
+
+
+@SETTINGS
+@given(items=st.lists(st.sampled_from(FLAT_ITEMS + EN), max_size=8), lead=st.sampled_from(["", "  "]))
+def test_flat_fast_path_is_the_general_parser(items: list[str], lead: str) -> None:
+    text = lead + " ".join(items)
+    if not text.strip():
+        return  # refused before either parser runs
+
+    def outcome(parse: object) -> object:
+        try:
+            result = parse(text)  # type: ignore[operator]
+        except QueryError as exc:
+            return (exc.code, exc.position)
+        return (result.norm, result.terms)
+
+    assert outcome(parse_query) == outcome(q._parse_general)
+
+
+CHARS = (
+    "abcXYZ019 -.,'’“”—…\u00a0éÉüß你好です한국\u200b🚀ⅎↀ\u0301िक़，。！℃①²ªµﬁ"
+    "İガｶﾞ\u3099Å≠øŁ\u00ad\ufe0f\u202eǰ㈱ﾟ½‼（）？：～％乌克兰"
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(text=st.text(alphabet=CHARS, max_size=30))
+def test_fast_tokenizing_is_the_full_normalization(text: str) -> None:
+    assert q.normalize(text) == q._fold(text)  # stored as search text: it must not drift
+    expected = q.TOKEN.findall(q._fold(text))
+    assert q.tokenize(q.normalize(text)) == expected
+    assert q.words_of(text) == expected
+
+
+@SETTINGS
+@given(
+    body=texts(20),
+    needle=st.sampled_from(["nato", "zurich", "乌克兰", "climate change", "sanction*", "u.s."]),
+)
+def test_snippet_marks_what_matches(body: str, needle: str) -> None:
+    pieces = snippet(body, [needle])
+    found = parse_query(f'"{needle}"' if " " in needle else needle).matches(Document.of(body))
+    if not found:
+        assert pieces == [] or not any(hit for _, hit in pieces)
+        return
+    marked = [text for text, hit in pieces if hit]
+    assert marked, (body, needle, pieces)
+    term = q.make_term(needle)
+    assert term is not None
+    for text in marked:  # each bold piece is the term itself, in the article's own characters
+        assert text in body
+        assert q.words_of(text)[: len(term.tokens) - 1] == list(term.tokens[:-1])
+    joined = "".join(text for text, _ in pieces).strip("…")
+    assert joined.strip() in body
