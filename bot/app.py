@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import random
@@ -110,6 +111,9 @@ class Runtime:
         async with self.store.read() as session:
             self.services.index = build_index(await db.active_subscriptions(session))
             self.services.languages.update(await db.chat_languages(session))
+        # The index is millions of long-lived objects: keep them out of every later collection.
+        gc.collect()
+        gc.freeze()
         logger.info("subscription index built size=%d", len(self.services.index))
         limits = fetch_limits(self.settings)
         self.http = feeds.make_http_session(limits)

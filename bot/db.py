@@ -203,20 +203,20 @@ def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str = "head") -> None:
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", "bot:migrations")
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)
 
 
-async def upgrade_schema(engine: AsyncEngine) -> None:
-    """Apply every Alembic migration not yet applied."""
+async def upgrade_schema(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply every Alembic migration not yet applied (up to `revision`: tests of a migration)."""
     async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(_upgrade, revision)
 
 
 class Store:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.error import (
@@ -377,11 +376,10 @@ def alert_view(
         except UserInputError:
             continue
     terms = json.loads(ctx.delivery.terms)
-    snippet_of: Any = getattr(matcher, "snippet", None)
     pieces: list[tuple[str, bool]] = []
-    if snippet_of is not None and terms:
+    if terms:
         for body in (article.summary, article.content, article.title):
-            if body and (pieces := list(snippet_of(body, terms))) and any(hit for _, hit in pieces):
+            if body and (pieces := matcher.snippet(body, terms)) and any(hit for _, hit in pieces):
                 break
             pieces = []
     view = render.AlertView(

@@ -44,7 +44,7 @@ __all__ = [
     "snippet",
 ]
 
-QUERY_HELP = {
+QUERY_HELP: dict[str, str] = {
     "en": (
         "Words match whole words, ignoring case and accents: nato finds “NATO” and “NATO's” but "
         "not “NATOPOLIS”; zurich finds “Zürich”. A plural is another word: use a prefix.\n"

@@ -151,3 +151,47 @@ async def test_second_process_on_the_same_database_is_refused(store: db.Store) -
     finally:
         await first.release()
         await other_engine.dispose()
+
+
+async def test_migration_0005_rekeys_subscriptions_by_the_engines_normal_form(database_url: str) -> None:
+    """Stored keys from the first matcher become the engine's; equal queries of a chat become one."""
+    from sqlalchemy import text
+
+    engine = db.make_engine(database_url)
+    try:
+        await db.upgrade_schema(engine, "0004")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO chats (id, type, active, paused, created_at) "
+                    "VALUES (:i, 'private', true, false, :t)"
+                ),
+                [{"i": 1, "t": NOW}, {"i": 2, "t": NOW}],
+            )
+            rows = [
+                (1, 1, "(tesla OR spacex) musk", "old form 1"),
+                (2, 1, "musk (spacex | tesla)", "old form 2"),  # the same query as 1: it goes
+                (3, 1, "a (((b", "unparsable"),  # kept as it was, for its owner to remove
+                (4, 1, "alpha", "beta"),  # 4 and 5 swap keys
+                (5, 1, "beta", "alpha"),
+                (6, 2, "musk (spacex OR tesla)", "old form 1"),  # another chat keeps its own
+            ]
+            await conn.execute(
+                text(
+                    "INSERT INTO subscriptions (id, chat_id, query, query_norm, created_at) "
+                    "VALUES (:i, :c, :q, :n, :t)"
+                ),
+                [{"i": i, "c": c, "q": q, "n": n, "t": NOW} for i, c, q, n in rows],
+            )
+        await db.upgrade_schema(engine)
+        async with engine.connect() as conn:
+            got = (await conn.execute(text("SELECT id, query_norm FROM subscriptions ORDER BY id"))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in got] == [
+        (1, "(spacex OR tesla) musk"),
+        (3, "unparsable"),
+        (4, "alpha"),
+        (5, "beta"),
+        (6, "(spacex OR tesla) musk"),
+    ]

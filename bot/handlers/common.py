@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from bot.services import GROUP_ADMIN_TTL, BotContext
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 ANONYMOUS_ADMIN_BOT = 1087968824
+log = logging.getLogger(__name__)
 
 
 def now() -> datetime:
@@ -124,7 +126,11 @@ async def reindex_chat(context: BotContext, session: AsyncSession, chat_id: int,
     index = context.services.index
     for sub in await db.list_subscriptions(session, chat_id):
         if active and not sub.muted:
-            index.add(sub.id, chat_id, sub.query)
+            try:
+                index.add(sub.id, chat_id, sub.query)
+            except UserInputError:  # a stored query this version no longer accepts: it cannot match
+                log.warning("subscription %d of chat %d has a query that no longer parses", sub.id, chat_id)
+                index.remove(sub.id)
         else:
             index.remove(sub.id)
 

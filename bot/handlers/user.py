@@ -29,8 +29,7 @@ BACKTEST_DAYS = 7
 
 
 def query_help(tr: Translator) -> str:
-    helps: dict[str, str] = getattr(matcher, "QUERY_HELP", {"en": 'nato  "climate change"  -sport  乌克兰'})
-    return str(helps.get(tr.lang, helps["en"]))
+    return matcher.QUERY_HELP.get(tr.lang, matcher.QUERY_HELP["en"])
 
 
 def parse_user_query(text: str, tr: Translator) -> Query:
