@@ -95,14 +95,6 @@ def test_mojibake_detector(text: str, bad: bool) -> None:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    srv = FeedServer()
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
-@pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     http = make_http_session(LOCAL)
     yield http
@@ -142,7 +134,9 @@ def check_entry(name: str, entry: EntryDraft) -> None:
 
 @pytest.mark.skipif(not CORPUS_FILES, reason="shared feed corpus not present")
 @pytest.mark.parametrize("name", CORPUS_FILES or ["none"])
-async def test_corpus_feed(server: FeedServer, session: Any, name: str) -> None:
+async def test_corpus_feed(feed_server: FeedServer, session: Any, name: str) -> None:
+    """Fetched from the local feed server (the shared fixture) and parsed, twice."""
+    server = feed_server
     url = serve(server, name)
     first = await fetch(session, url, LOCAL)
     assert first.status == 200 and first.body
