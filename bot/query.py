@@ -413,8 +413,8 @@ class Query:
             return ()
         return tuple(dict.fromkeys(t.label for t in out))
 
-    def required_needle(self) -> str | None:
-        """A normalized piece of text (≥ 3 characters) that every match contains, to narrow a search."""
+    def required_needle(self, min_len: int = 3) -> str | None:
+        """A normalized piece of text (≥ `min_len` characters) in every match, to narrow a search."""
         required: list[Term] = []
         root = self.root
         for node in root.children if isinstance(root, AllOf) else (root,):
@@ -431,7 +431,7 @@ class Query:
                 run = ""
             pieces.append(run)
         best = max(pieces, key=len, default="")
-        return best if len(best) >= 3 else None
+        return best if len(best) >= min_len else None
 
     def __repr__(self) -> str:
         return f"Query({self.norm!r})"

@@ -28,8 +28,12 @@ class Page:
 
 
 def required_needle(query: Query) -> str | None:
-    """A normalized piece of text every match contains (the index narrows on it), if there is one."""
-    return query.required_needle()
+    """A normalized piece of text every match contains (the index narrows on it), if there is one.
+
+    Two characters are enough to be worth a substring test ("eu", "ai", 中国); the trigram index
+    takes over from three.
+    """
+    return query.required_needle(min_len=2)
 
 
 async def _matching_ids(

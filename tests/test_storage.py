@@ -195,3 +195,19 @@ async def test_migration_0005_rekeys_subscriptions_by_the_engines_normal_form(da
         (5, "beta"),
         (6, "(spacex OR tesla) musk"),
     ]
+
+
+@pytest.mark.parametrize("term", ["中国", "eu"])
+async def test_search_for_a_two_character_term_reaches_past_the_scan_cap(store: db.Store, term: str) -> None:
+    """A short term narrows in SQL, so an old match behind many newer non-matches is still found."""
+    from bot import search
+    from bot.query import parse_query
+
+    old = {"中国": "中国经济数据发布", "eu": "EU ministers meet"}[term]
+    newer = [draft(f"n{i}", "Said the mayor about Paris" if term == "eu" else "日本新闻") for i in range(60)]
+    async with store.write() as s:
+        feed, _ = await db.add_feed(s, "https://e.com/feed", "E", NOW)
+        await db.insert_new_articles(s, feed.id, [draft("old", old)], NOW)
+        await db.insert_new_articles(s, feed.id, newer, NOW)
+    page = await search.find(store, parse_query(term), limit=5, scan_cap=20)
+    assert [a.title for a, _ in page.items] == [old]
