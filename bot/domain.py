@@ -87,9 +87,13 @@ class StoredArticle:
     title_fp: str | None = None  # sha256 of the title's fingerprint, when the title is distinctive
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Alert:
-    """One message owed to one chat for one article, with every matched term."""
+    """One message owed to one chat for one article, with every matched term.
+
+    Not frozen: a frozen dataclass is built through object.__setattr__, five times slower, and
+    an article at a million subscriptions makes hundreds of these (bench/match.py).
+    """
 
     chat_id: int
     article_id: int
