@@ -16,6 +16,7 @@ table key), and its chats. Subscriptions are arrays indexed by id, in pages.
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 from array import array
@@ -130,7 +131,9 @@ def _anchors(prog: Prog) -> list[str] | None:
     return [cast(str, head)]  # (reference, label)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _label(ref: str) -> str:
+    """A multi-token or title reference as the user reads it; cached, for matching repeats them."""
     tokens, prefix, _ = _unpack(ref)
     return display(tokens) + ("*" if prefix else "")
 
