@@ -229,7 +229,7 @@ def subscribed(
     if not created:
         return tr("You already have this subscription: #{id} <b>{query}</b>", id=sub_id, query=shown)
     lines = [tr("✅ Subscribed #{id}: <b>{query}</b>", id=sub_id, query=shown), ""]
-    lines.append(tr("In the last 7 days it would have matched {n} stored articles.", n=matches_7d))
+    lines.append(tr("Stored articles of the last 7 days it would have matched: {n}", n=matches_7d))
     if recent:
         lines.append(tr("The newest:"))
         lines += [headline_line(a, name, now, tr) for a, name in recent]

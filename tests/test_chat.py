@@ -56,7 +56,7 @@ async def test_subscribe_replies_with_a_backtest(
 ) -> None:
     await start_with_feed(bots, make_settings, feed_server, news(4) + news(2, "bakery"))
     reply = await command(bot_api, 40, "/subscribe nato")
-    assert "Subscribed #1" in reply and "would have matched 4 stored articles" in reply
+    assert "Subscribed #1" in reply and "would have matched: 4" in reply
     [sent] = bot_api.messages_to(40)
     assert len(sent.links) == 3 and all("/NATO/" in link for link in sent.links)
     assert "already have" in await command(bot_api, 40, "/subscribe NATO")
