@@ -544,6 +544,9 @@ async def first_id_since(session: AsyncSession, since: datetime) -> int | None:
     return int(value) if value is not None else None
 
 
+TRIGRAM_LENGTH = 3  # the shortest needle the trigram index (FTS5 / pg_trgm) serves
+
+
 async def article_texts(
     session: AsyncSession, *, needle: str | None, below_id: int | None, low_id: int | None, limit: int
 ) -> list[ArticleText]:
@@ -561,7 +564,7 @@ async def article_texts(
         bounds.append(Article.id >= low_id)
     dialect = session.get_bind().dialect.name
     params: dict[str, Any] = {}
-    if needle is not None and len(needle) >= 3 and dialect == "sqlite":
+    if needle is not None and len(needle) >= TRIGRAM_LENGTH and dialect == "sqlite":
         # An FTS5 string: the needle is quoted, so nothing in it is query syntax.
         params["phrase"] = '"' + needle.replace('"', '""') + '"'
         fts = table("articles_fts", column("rowid"))

@@ -39,11 +39,11 @@ def required_needle(query: Query) -> str | None:
 async def _matching_ids(
     session: AsyncSession,
     query: Query | None,
+    needle: str | None,
     *,
     below_id: int | None,
     since: datetime | None,
     first_batch: int,
-    page_size: int,
     scan_cap: int,
     scanned: list[int],
 ) -> AsyncGenerator[int, None]:
@@ -51,17 +51,12 @@ async def _matching_ids(
 
     `scanned` is a one-item counter of the rows read, for the caller's figures.
     """
-    needle = required_needle(query) if query is not None else None
     low_id = None
     if since is not None:
         low_id = await db.first_id_since(session, since)
         if low_id is None:
             return
     cursor, batch = below_id, first_batch
-    if needle is not None and len(needle) < 3:
-        # No trigram index: SQL scans the table until it has `batch` rows, so ask for one page
-        # (a rare term's first page costs a fifth of the table instead of half of it).
-        batch = min(batch, page_size)
     while scanned[0] < scan_cap:
         rows = await db.article_texts(session, needle=needle, below_id=cursor, low_id=low_id, limit=batch)
         scanned[0] += len(rows)
@@ -86,16 +81,20 @@ async def find(
     """The newest stored articles matching `query` (all when None), below an id cursor."""
     found: list[int] = []
     scanned = [0]
-    # A first batch a little larger than the page: most pages fill from it.
-    batch = limit + 1 if query is None else min(4 * (limit + 1), BATCH)
+    needle = required_needle(query) if query is not None else None
+    # A first batch of a few pages, as most pages fill from it; of one page where every row
+    # read is a result (no query) or costs a table scan (a needle the trigram index cannot
+    # serve: a rare term's first page then reads a fifth of the table instead of half).
+    one_page = query is None or (needle is not None and len(needle) < db.TRIGRAM_LENGTH)
+    batch = limit + 1 if one_page else min(4 * (limit + 1), BATCH)
     async with store.read() as session:
         ids = _matching_ids(
             session,
             query,
+            needle,
             below_id=below_id,
             since=since,
             first_batch=batch,
-            page_size=limit + 1,
             scan_cap=scan_cap,
             scanned=scanned,
         )
@@ -115,10 +114,10 @@ async def count_matches(store: db.Store, query: Query, *, since: datetime, scan_
         ids = _matching_ids(
             session,
             query,
+            required_needle(query),
             below_id=None,
             since=since,
             first_batch=BATCH,
-            page_size=BATCH,
             scan_cap=scan_cap,
             scanned=[0],
         )
