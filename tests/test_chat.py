@@ -350,3 +350,21 @@ async def test_search_finds_what_alerts_would_match(
     assert "summit" in found and "Senator" not in found
     assert "疟疾" in await command(bot_api, 61, "/search 疟疾")
     assert "疟疾" in await command(bot_api, 61, "/latest 5 疟疾")
+
+
+async def test_resume_skips_a_stored_query_that_no_longer_parses(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi
+) -> None:
+    """A row an older version accepted does not break /resume; the chat's good queries come back."""
+    from datetime import UTC, datetime
+
+    runtime = await bots.start(make_settings())
+    await command(bot_api, 72, "/subscribe nato")
+    async with runtime.store.write() as session:
+        await db.add_subscription(session, 72, "a (((b", "from an older version", datetime.now(UTC))
+    await command(bot_api, 72, "/pause")
+    assert len(runtime.services.index) == 0
+    assert "resumed" in await command(bot_api, 72, "/resume")
+    assert len(runtime.services.index) == 1
+    listing = await command(bot_api, 72, "/list")
+    assert "nato" in listing and "(((b" in listing
