@@ -14,7 +14,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.domain import UserInputError
 from bot.text import BOILERPLATE
@@ -828,14 +828,28 @@ class Document:
 
     __slots__ = ("joined", "title_joined", "title_len", "title_words", "tokens", "words")
 
+    # The tokens joined by "\x01", with one before and after: a run of tokens is a substring.
+    # Made on first use (most articles match nothing that needs them), then plain attributes.
+    joined: str
+    title_joined: str
+
     def __init__(self, title_tokens: list[str], body_tokens: list[str]) -> None:
         # "\x00" between fields keeps a phrase from spanning the title and the body.
         self.tokens = [*title_tokens, "\x00", *body_tokens]
         self.title_len = len(title_tokens)
-        self.joined = "\x01" + "\x01".join(self.tokens) + "\x01"
-        self.title_joined = "\x01" + "\x01".join(title_tokens) + "\x01"
         self.words = set(self.tokens)
         self.title_words = set(title_tokens)
+
+    if not TYPE_CHECKING:  # typed as the attributes above
+
+        def __getattr__(self, name: str) -> str:
+            if name == "joined":
+                self.joined = "\x01" + "\x01".join(self.tokens) + "\x01"
+                return self.joined
+            if name == "title_joined":
+                self.title_joined = "\x01" + "\x01".join(self.tokens[: self.title_len]) + "\x01"
+                return self.title_joined
+            raise AttributeError(name)
 
     @classmethod
     def of(cls, title: str, *rest: str) -> Document:

@@ -165,16 +165,17 @@ def test_document_takes_title_then_body_parts() -> None:
 # --- the index -------------------------------------------------------------------------------
 
 
-def test_alerts_come_sorted_by_article_then_chat() -> None:
-    index = build_index([(1, 30, "nato"), (2, 10, "nato"), (3, 20, "nato")])
+def test_alerts_come_article_by_article_one_per_chat() -> None:
+    index = build_index([(1, 30, "nato"), (2, 10, "nato"), (3, 20, "nato"), (4, 10, "NATO OR otan")])
     alerts = match([art("NATO", article_id=7), art("NATO", article_id=8)], index)
-    assert [(a.article_id, a.chat_id) for a in alerts] == [
-        (7, 10),
-        (7, 20),
-        (7, 30),
-        (8, 10),
-        (8, 20),
-        (8, 30),
+    assert [a.article_id for a in alerts] == [7, 7, 7, 8, 8, 8]
+    assert sorted((a.article_id, a.chat_id, a.terms) for a in alerts) == [
+        (7, 10, ("NATO", "nato")),
+        (7, 20, ("nato",)),
+        (7, 30, ("nato",)),
+        (8, 10, ("NATO", "nato")),
+        (8, 20, ("nato",)),
+        (8, 30, ("nato",)),
     ]
 
 

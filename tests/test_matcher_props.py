@@ -8,6 +8,8 @@ repeats dropped. English and Chinese words, with the spellings that normalizatio
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -172,7 +174,7 @@ def test_index_built_at_once_agrees_with_reference(
             subs[sub_id] = (chat, text)
     index = build_index(rows)
     assert len(index) == len(subs)
-    assert match(arts, index) == reference(subs, arts)
+    assert sorted(match(arts, index)) == sorted(reference(subs, arts))
 
 
 @SETTINGS
@@ -208,31 +210,12 @@ def test_index_updated_in_place_agrees_with_reference(
         index.remove_chat(chat_gone)
         subs = {s: v for s, v in subs.items() if v[0] != chat_gone}
     assert len(index) == len(subs)
-    assert match(arts, index) == reference(subs, arts)
+    assert sorted(match(arts, index)) == sorted(reference(subs, arts))
     for sub_id in list(subs):  # emptied, the index holds nothing at all
         index.remove(sub_id)
     assert len(index) == 0 and index.distinct_queries() == 0
-    assert not any(t.words or t.pairs or t.triples or t.stems for t in _real_entries(index))
-
-
-def _real_entries(index: object) -> list[q.Document]:
-    """The tables, with the start marks (hints that may stay) taken out."""
-    from bot import index as ix
-
-    tables = []
-    for table in (index._any, index._title):  # type: ignore[attr-defined]
-        clean = ix._Table()
-        for name in ("words", "pairs", "triples", "stems"):
-            kept = {
-                k: v
-                for k, v in getattr(table, name).items()
-                if v is not ix._STARTS
-                and not (isinstance(v, list) and all(g is ix._STARTS for g in v))
-                and not (isinstance(v, dict) and all(g is ix._STARTS for g in v.values()))
-            }
-            setattr(clean, name, kept)
-        tables.append(clean)
-    return tables  # type: ignore[return-value]
+    # Only the hints of where phrases start may stay.
+    assert not any(t.words or t.pairs or t.triples or t.stems for t in (index._any, index._title))  # type: ignore[attr-defined]
 
 
 @SETTINGS
@@ -289,6 +272,85 @@ def test_flat_fast_path_is_the_general_parser(items: list[str], lead: str) -> No
         return (result.norm, result.terms)
 
     assert outcome(parse_query) == outcome(q._parse_general)
+
+
+QUICK_ITEMS = [
+    *FLAT_ITEMS,
+    "title:nato",
+    "title:NATO",
+    '-title:"climate change"',
+    "title:乌克兰",
+    "(nato OR Summit)",
+    '("climate change" | 乌克兰 OR nato)',
+    "(nato OR nato)",
+    "(summit OR title:nato)",
+    "-(nato OR summit)",
+    "(nato OR AND)",
+    "(nato)",
+    '"Climate  change"',
+    '""',
+    "x:y",
+    "nato*",
+    "title:",
+    "NOT",
+    "Ü",
+    "中国",
+]
+
+
+@settings(max_examples=600, deadline=None, derandomize=True)
+@given(
+    items=st.lists(st.sampled_from(QUICK_ITEMS + EN), max_size=12),
+    space=st.sampled_from([" ", " ", " ", "  "]),
+    end=st.sampled_from(["", "", " "]),
+)
+def test_quick_compile_is_the_parser_and_compiler(items: list[str], space: str, end: str) -> None:
+    from bot.index import compile_query, quick_compile
+
+    text = space.join(items) + end
+    try:
+        expected: object = compile_query(parse_query(text).root)
+    except QueryError:
+        expected = None
+    quick = quick_compile(text)
+    assert quick is None or quick == expected
+    if (
+        expected is not None
+        and space == " "
+        and not end
+        and all(
+            i in QUICK_ITEMS[:4] or (i.isascii() and i.isalpha() and i not in ("AND", "NOT")) for i in items
+        )
+    ):
+        assert quick is not None  # the shapes it is for do not fall through to the parser
+
+
+@SETTINGS
+@given(
+    rows=st.lists(st.tuples(st.integers(1, 5), queries), max_size=14),
+    gaps=st.lists(st.one_of(st.integers(1, 3), st.integers(1, 5000)), max_size=14),
+    arts=articles,
+)
+def test_index_loaded_in_bulk_agrees_with_reference(
+    rows: list[tuple[int, str]], gaps: list[int], arts: list[StoredArticle]
+) -> None:
+    """Rows as the database gives them (ascending ids, some far apart) take the bulk load."""
+    ids = itertools.accumulate(gaps + [1] * len(rows))
+    loaded = [(sub_id, chat, text) for sub_id, (chat, text) in zip(ids, rows, strict=False) if valid(text)]
+    subs = {sub_id: (chat, text) for sub_id, chat, text in loaded}
+    index = build_index(loaded)
+    assert len(index) == len(subs)
+    assert sorted(match(arts, index)) == sorted(reference(subs, arts))
+    one_by_one = build_index(loaded[::-1])  # descending ids: loaded row by row
+    assert index.distinct_queries() == one_by_one.distinct_queries()
+
+    def contents(ix: object) -> list[tuple[int, int, object]]:
+        return sorted((s, c, g.prog) for s, (g, c) in ix._subscriptions())  # type: ignore[attr-defined]
+
+    assert contents(index) == contents(one_by_one)
+    for sub_id in subs:  # every subscription can be found and removed
+        index.remove(sub_id)
+    assert len(index) == 0 and index.distinct_queries() == 0
 
 
 CHARS = (
