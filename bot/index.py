@@ -34,6 +34,7 @@ from bot.query import (
     _KEYWORDS,
     MAX_QUERY_CHARS,
     MAX_TERMS,
+    UNSPACED,
     AllOf,
     Document,
     Node,
@@ -54,6 +55,7 @@ __all__ = ["SubscriptionIndex", "build_index", "match"]
 # or "\x02" + needle for a title-only term.
 Prog: TypeAlias = "str | tuple[Prog, ...]"
 _OPS = ("&", "|", "-")
+_UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
 _SMALL = 64  # chats kept in an array up to this many; a dict of counts beyond
 _BUCKET = 32  # groups under one key kept in a list up to this many; a dict by program beyond
 _PAGE = 12  # subscriptions are kept in pages of 4096 ids, so growing never copies
@@ -68,10 +70,11 @@ class _Group:
 
     __slots__ = ("chats", "direct", "prog")
 
-    def __init__(self, prog: Prog, direct: bool) -> None:
+    def __init__(self, prog: Prog, direct: int) -> None:
         self.prog = prog
         self.chats: Chats = None  # one chat id, then an array of ids, then a dict of id -> count
-        # Whether the lookup key alone proves the query; if not, it is verified against the article.
+        # 1 when the lookup key alone proves the query; n > 1 for an OR of n such terms, found
+        # once for each of them that occurs; 0 for any other query, verified against the article.
         self.direct = direct
 
 
@@ -126,21 +129,22 @@ _QUICK_ALTERNATIVE = re.compile(
 )
 
 
-def _quick_term(title: str | None, word: str | None, phrase: str | None) -> tuple[Any, Prog] | None:
-    """(meaning, program) of one term of a quick query; None for a keyword."""
+def _quick_term(title: str | None, word: str | None, phrase: str | None) -> tuple[str, Prog] | None:
+    """(reference, program) of one term of a quick query; None for a keyword. The reference
+    says what the term means: terms with the same one are the same term."""
     if word is None:  # ASCII words
         label = cast(str, phrase)
         canonical = label.lower()
-        tokens = tuple(canonical.split(" "))
+        tokens = canonical.split(" ")
     elif word.isascii():
         if word in _KEYWORDS:
             return None
         label = word
         canonical = word.lower()
-        tokens = (canonical,)
+        tokens = [canonical]
     else:  # Han characters are tokens of their own; as a term they read as written
         label = canonical = word
-        tokens = tuple(word)
+        tokens = list(word)
     if title:
         ref = "\x02\x01" + "\x01".join(tokens) + "\x01"
     elif len(tokens) == 1:
@@ -148,7 +152,7 @@ def _quick_term(title: str | None, word: str | None, phrase: str | None) -> tupl
     else:
         ref = "\x01" + "\x01".join(tokens) + "\x01"
     ref = sys.intern(ref)
-    return (bool(title), tokens), ref if label == canonical else (ref, sys.intern(label))
+    return ref, ref if label == canonical else (ref, sys.intern(label))
 
 
 def _quick_group(text: str) -> tuple[Any, Prog, int] | None:
@@ -183,11 +187,12 @@ def quick_compile(text: str) -> Prog | None:
         word = text.lower()
         return sys.intern(word) if word == text else (sys.intern(word), sys.intern(text))
     alts: list[list[tuple[Any, Prog]]] = []
-    items: list[tuple[Any, Prog]] = []
+    items: list[tuple[Any, Prog]] = []  # (meaning, program) of each item of an alternative
     terms = at = 0
     grouped = positive = False  # positive: the alternative has something to look for
+    match = _QUICK_ITEM.match
     while at < len(text):
-        m = _QUICK_ITEM.match(text, at)
+        m = match(text, at)
         if m is None:
             return None
         at = m.end()
@@ -199,19 +204,26 @@ def quick_compile(text: str) -> Prog | None:
             items = []
             positive = False
             continue
-        if group is not None:
+        key: Any
+        if word is not None and not title and word.isascii():  # a word: in short
+            if word in _KEYWORDS:
+                return None
+            key = sys.intern(word.lower())
+            prog: Prog = key if key == word else (key, sys.intern(word))
+            terms += 1
+        elif group is None:
+            term = _quick_term(title, word, phrase)
+            if term is None:
+                return None
+            key, prog = term
+            terms += 1
+        else:
             inside = _quick_group(group)
             if inside is None or neg or alts:
                 return None
             grouped = True
             key, prog, count = inside
             terms += count
-        else:
-            term = _quick_term(title, word, phrase)
-            if term is None:
-                return None
-            key, prog = term
-            terms += 1
         if terms > MAX_TERMS:
             return None
         if neg:
@@ -228,9 +240,11 @@ def quick_compile(text: str) -> Prog | None:
     nodes: list[Prog] = []
     seen: set[object] = set()
     for alt in alts:
-        kept: dict[Any, Prog] = {}
-        for meaning, prog in alt:
-            kept.setdefault(meaning, prog)
+        kept = dict(alt)
+        if len(kept) < len(alt):  # a repeat: keep the first of each meaning, in order
+            kept = {}
+            for meaning, item in alt:
+                kept.setdefault(meaning, item)
         key = frozenset(kept) if len(kept) > 1 else next(iter(kept))
         if key not in seen:
             seen.add(key)
@@ -280,9 +294,17 @@ def _anchors(prog: Prog) -> list[str] | None:
     return [cast(str, head)]  # (reference, label)
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _label(ref: str) -> str:
-    """A multi-token or title reference as the user reads it; cached, for matching repeats them."""
+    """A multi-token or title reference as the user reads it."""
+    text = ref.replace("\x01", "").lstrip("\x02")
+    if ref[-1] == "\x01" and _UNSPACED_RUN.fullmatch(text):
+        return text  # CJK: the characters, as written
+    return _spelled(ref)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _spelled(ref: str) -> str:
+    """_label, the general way; cached, for matching repeats them."""
     tokens, prefix, _ = _unpack(ref)
     return display(tokens) + ("*" if prefix else "")
 
@@ -301,6 +323,16 @@ def _direct(prog: Prog) -> bool:
     return needle[-1] == "\x01" and needle.count("\x01") <= 4
 
 
+def _kind(prog: Prog) -> int:
+    """_Group.direct of a query."""
+    head = prog[0]
+    if head == "|":
+        return len(prog) - 1 if all(map(_direct, prog[1:])) else 0
+    if head == "&" or head == "-":
+        return 0
+    return 1 if _direct(prog) else 0
+
+
 def _labels(prog: Prog) -> tuple[str]:
     """The label of a direct query."""
     if type(prog) is str:
@@ -312,9 +344,13 @@ def _has(ref: str, doc: Document) -> bool:
     first = ref[0]
     if first > "\x02":
         return ref in doc.words
-    if first == "\x01":
-        return ref in doc.joined
-    return ref[1:] in doc.title_joined
+    # A search in the text, remembered: at thousands of matches an article tests the same
+    # phrases and CJK terms for many queries.
+    seen = doc.seen
+    found = seen.get(ref)
+    if found is None:
+        found = seen[ref] = ref in doc.joined if first == "\x01" else ref[1:] in doc.title_joined
+    return found
 
 
 def _test(prog: Prog, doc: Document) -> bool:
@@ -331,46 +367,58 @@ def _test(prog: Prog, doc: Document) -> bool:
 
 
 def _gather(prog: Prog, doc: Document, out: list[str]) -> bool:
-    """Whether the program matches; the labels of the positive terms that made it match go to out."""
+    """Whether the program matches; labels of the positive terms that made it match go to out."""
     if type(prog) is str:
         if _has(prog, doc):
             out.append(_label(prog) if prog[0] <= "\x02" else prog)
             return True
         return False
     head = prog[0]
-    # Plain words, the commonest children, are handled in place rather than by a call.
-    words = doc.words
-    if head == "&":
+    if head == "&" or head == "|":
+        # Terms, the commonest children, are tested in place rather than by a call.
+        every = head == "&"
         mark = len(out)
-        for child in prog[1:]:
-            if type(child) is str and child[0] > "\x02":
-                if child not in words:
-                    del out[mark:]
-                    return False
-                out.append(child)
-            elif not _gather(child, doc, out):
-                del out[mark:]
-                return False
-        return True
-    if head == "|":
         hit = False
         for child in prog[1:]:
-            if type(child) is str and child[0] > "\x02":
-                if child in words:
-                    out.append(child)
-                    hit = True
-            elif _gather(child, doc, out):
-                hit = True  # every true branch contributes its terms
+            if type(child) is str:
+                if child[0] > "\x02":
+                    found = child in doc.words
+                    label = child
+                else:
+                    found = _has(child, doc)
+                    label = _label(child) if found else ""
+                if found:
+                    out.append(label)
+            else:
+                found = _gather(child, doc, out)
+            if found:
+                hit = True  # in an OR, every true branch contributes its terms
+            elif every:
+                del out[mark:]
+                return False
         return hit
     if head == "-":
         child = prog[1]
         if type(child) is str and child[0] > "\x02":
-            return child not in words
+            return child not in doc.words
         return not _test(child, doc)
     if _has(cast(str, head), doc):
         out.append(cast(str, prog[1]))
         return True
     return False
+
+
+def _some(prog: Prog, times: int, doc: Document) -> tuple[str, ...]:
+    """The labels of an OR of direct terms of which `times` were found, tested in order until
+    they are: found once, `a OR b` costs one test, or none when `a` is a plain word."""
+    out: list[str] = []
+    for child in prog[1:]:
+        ref = child if type(child) is str else cast(str, child[0])
+        if _has(ref, doc):
+            out += _labels(child)
+            if len(out) == times:
+                break
+    return tuple(out)
 
 
 def matched_labels(prog: Prog, doc: Document) -> tuple[str, ...]:
@@ -454,15 +502,27 @@ class SubscriptionIndex:
         verify: list[_Group] = []
         labels: tuple[str, ...]
         for group in found:
-            if group.direct:
+            if group.direct == 1:
                 prog = group.prog
-                # A plain word, the commonest query, without a call.
+                # The commonest case without a call: a plain word, for one chat.
                 labels = (prog,) if type(prog) is str and prog[0] > "\x02" else _labels(prog)
-                _deliver(group.chats, labels, per_chat, more)
+                chats = group.chats
+                if isinstance(chats, int):
+                    if chats in per_chat:
+                        more.append((chats, labels))
+                    else:
+                        per_chat[chats] = labels
+                else:
+                    _deliver(chats, labels, per_chat, more)
             else:
                 verify.append(group)
-        for group in dict.fromkeys(verify) if len(verify) > 1 else verify:  # an OR is filed twice
-            labels = matched_labels(group.prog, doc)
+        for group, times in collections.Counter(verify).items():
+            if group.direct == times:  # an OR with every term found: nothing to test
+                labels = tuple(label for child in group.prog[1:] for label in _labels(child))
+            elif group.direct:
+                labels = _some(group.prog, times, doc)
+            else:
+                labels = matched_labels(group.prog, doc)
             if labels:
                 _deliver(group.chats, labels, per_chat, more)
         if more:
@@ -543,17 +603,24 @@ class SubscriptionIndex:
         # A word, plain or as the user spelled it: the commonest queries, in short.
         word = prog if type(prog) is str else prog[0] if prog[0] not in _OPS else None
         if type(word) is str and word[0] > "\x02":
-            group = _Group(prog, True)
-            _file(self._any.words, word, group)
+            group = _Group(prog, 1)
+            words = self._any.words
+            if word in words:
+                _file(words, word, group)
+            else:
+                words[word] = group
             self._groups += 1
             return group
         refs = _anchors(prog)
         if refs is None:  # parse_query refuses these; a hand-built Query might not
             raise UserInputError("the query has nothing to look for")
-        group = _Group(prog, len(refs) == 1 and _direct(prog))
+        group = _Group(prog, _kind(prog) if len(refs) <= MAX_TERMS else 0)
         for ref in dict.fromkeys(refs) if len(refs) > 1 else refs:
             lookup, key = self._slot(ref)
-            _file(lookup, key, group)
+            if key in lookup:
+                _file(lookup, key, group)
+            else:
+                lookup[key] = group
             if type(key) is tuple:  # a phrase: note where it starts, for _scan
                 table = self._title if ref[0] == "\x02" else self._any
                 table.two_starts.add(key[0])
@@ -670,13 +737,11 @@ def _deliver(
             per_chat[chats] = labels
     elif chats:
         # A popular query has thousands of chats: C-level passes, not a loop. A chat that has
-        # labels already keeps them and gets these in `more`; repeats within one group (a chat
-        # with the query twice) give the same labels, so overwriting them loses nothing.
+        # labels already has them moved to `more` before these overwrite them; repeats within
+        # one group (a chat with the query twice) give the same labels, so nothing is lost.
         if per_chat and (clash := per_chat.keys() & chats):
-            more += zip(clash, repeat(labels))
-            per_chat.update((c, labels) for c in chats if c not in clash)
-        else:
-            per_chat.update(zip(chats, repeat(labels)))
+            more += zip(clash, map(per_chat.__getitem__, clash), strict=True)
+        per_chat.update(zip(chats, repeat(labels)))
 
 
 def _terms(hits: list[tuple[str, ...]]) -> tuple[str, ...]:
@@ -722,6 +787,7 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
         return False
     by_text: dict[str, _Group] = {}
     by_prog: dict[Prog, _Group] = {}  # texts that mean the same share a group
+    get_group, new_group = by_prog.get, index._new_group
     for text in dict.fromkeys(texts):
         prog = quick_compile(text)
         if prog is None:
@@ -730,10 +796,10 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
             except UserInputError:
                 index.__init__()  # type: ignore[misc]  # forget the groups made so far
                 return False
-        group = by_prog.get(prog)
+        group = get_group(prog)
         if group is None:
-            group = by_prog[prog] = index._new_group(prog)
-            group.chats = cast(Chats, [])  # a list while loading
+            group = by_prog[prog] = new_group(prog)
+            group.chats = []  # type: ignore[assignment]  # a list while loading
         by_text[text] = group
     groups = list(map(by_text.__getitem__, texts))
     # Pages: each one's slots filled by one map over its run of rows.
@@ -760,7 +826,7 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
     # Each group's chats: gathered in one pass, then kept as _join would have kept them.
     collections.deque(map(list.append, map(operator.attrgetter("chats"), groups), chat_ids), 0)
     for group in by_prog.values():
-        chats = cast(list[int], group.chats)
+        chats: Any = group.chats
         if len(chats) == 1:
             group.chats = chats[0]
         elif len(chats) <= _SMALL:

@@ -826,12 +826,13 @@ def clean_for_matching(text: str) -> str:
 class Document:
     """An article's text as tokens, computed once and matched against every query."""
 
-    __slots__ = ("joined", "title_joined", "title_len", "title_words", "tokens", "words")
+    __slots__ = ("joined", "seen", "title_joined", "title_len", "title_words", "tokens", "words")
 
     # The tokens joined by "\x01", with one before and after: a run of tokens is a substring.
     # Made on first use (most articles match nothing that needs them), then plain attributes.
     joined: str
     title_joined: str
+    seen: dict[str, bool]  # for the index: searches in the joined text, remembered
 
     def __init__(self, title_tokens: list[str], body_tokens: list[str]) -> None:
         # "\x00" between fields keeps a phrase from spanning the title and the body.
@@ -849,6 +850,9 @@ class Document:
             if name == "title_joined":
                 self.title_joined = "\x01" + "\x01".join(self.tokens[: self.title_len]) + "\x01"
                 return self.title_joined
+            if name == "seen":
+                self.seen = {}
+                return self.seen
             raise AttributeError(name)
 
     @classmethod

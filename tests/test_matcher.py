@@ -165,6 +165,25 @@ def test_document_takes_title_then_body_parts() -> None:
 # --- the index -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("NATO and Ukraine talks", ("NATO", "ukraine")),
+        ("乌克兰 and NATO", ("NATO", "乌克兰")),
+        ("Climate change: NATO, Ukraine, 乌克兰", ("NATO", "ukraine", "climate change", "乌克兰")),
+        ("Ukraine climate change", ("ukraine", "climate change")),
+        ("NATO: Ukraine, 乌克兰", ("NATO", "ukraine", "乌克兰")),
+        ("Ukraine in the headline", ("ukraine",)),
+    ],
+    ids=["two-of-four", "cjk-and-word", "all-four", "phrase-and-word", "three-of-four", "one"],
+)
+def test_an_or_alert_lists_every_term_found_in_query_order(text: str, terms: tuple[str, ...]) -> None:
+    # An OR of plain terms is found once for each term that occurs, and tested only as far as
+    # needed: every one of them must still be named, in the order written.
+    index = build_index([(1, 10, 'NATO OR ukraine OR "climate change" OR 乌克兰')])
+    assert match([art(text)], index)[0].terms == terms
+
+
 def test_alerts_come_article_by_article_one_per_chat() -> None:
     index = build_index([(1, 30, "nato"), (2, 10, "nato"), (3, 20, "nato"), (4, 10, "NATO OR otan")])
     alerts = match([art("NATO", article_id=7), art("NATO", article_id=8)], index)
