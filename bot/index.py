@@ -6,12 +6,20 @@ match (the most selective term of `a b -c`, both terms of `a OR b`). A term is f
 token, its first two or three tokens, or the first three characters of a prefix; an article's
 token set, token pairs, token triples and token heads are looked up in those tables, which
 gives the candidate groups. A group whose query is one term of up to three exact tokens (a
-word, a phrase, a short CJK term) is a match the moment it is found; any other is verified
-against the article.
+word, a phrase, a short CJK term) is a match the moment it is found; an OR of such terms is
+found once for each term that occurs, which says how many to look for; any other query is
+verified against the article.
 
-Memory is what limits a million subscriptions, so a group is two fields: its query compiled
+Memory is what limits a million subscriptions, so a group is three fields: its query compiled
 to a small program of strings and tuples (a plain word is just the word, shared with the
-table key), and its chats. Subscriptions are arrays indexed by id, in pages.
+table key), its chats, and what finding it proves. Subscriptions are arrays indexed by id,
+in pages.
+
+Time is what limits the rest, so the hot paths are C-level passes (map, filter, set
+intersection, dict.update) rather than Python loops: looking up an article's tokens, giving a
+popular query's thousands of chats their alert, and loading a database's rows at start-up,
+where only the distinct query texts are handled one by one (most of them by quick_compile,
+which skips the parser for the commonest shapes).
 """
 
 from __future__ import annotations
