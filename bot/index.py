@@ -793,10 +793,10 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
         or not all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
     ):
         return False
-    by_text: dict[str, _Group] = {}
+    by_text: dict[str, Any] = dict.fromkeys(texts)  # each distinct text, then its group
     by_prog: dict[Prog, _Group] = {}  # texts that mean the same share a group
     get_group, new_group = by_prog.get, index._new_group
-    for text in dict.fromkeys(texts):
+    for text in by_text:
         prog = quick_compile(text)
         if prog is None:
             try:
