@@ -766,6 +766,7 @@ def build_index(subscriptions: Iterable[tuple[int, int, str]]) -> SubscriptionIn
     gc.disable()
     try:
         if not _load_sorted(index, rows):
+            index = SubscriptionIndex()  # it may hold some groups already
             _load_rows(index, rows)
     finally:
         if enabled:
@@ -776,8 +777,8 @@ def build_index(subscriptions: Iterable[tuple[int, int, str]]) -> SubscriptionIn
 
 def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> bool:
     """Load an empty index from rows with ascending ids and queries that all parse, as the
-    database gives them, in C-level passes over the rows; False, having done nothing, for any
-    other rows.
+    database gives them, in C-level passes over the rows; False for any other rows, and the
+    index is then to be thrown away.
 
     Only the distinct queries are handled one by one in Python: a third of the rows at a
     million subscriptions.
@@ -802,7 +803,6 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
             try:
                 prog = compile_query(parse_query(text).root)
             except UserInputError:
-                index.__init__()  # type: ignore[misc]  # forget the groups made so far
                 return False
         group = get_group(prog)
         if group is None:

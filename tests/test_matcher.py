@@ -258,7 +258,8 @@ def test_remove_chat_takes_all_of_a_chats_subscriptions() -> None:
 
 def test_build_skips_stored_queries_that_no_longer_parse() -> None:
     index = build_index([(1, 10, "nato"), (2, 10, "nato OR"), (3, 10, "")])
-    assert len(index) == 1
+    assert len(index) == 1 and index.distinct_queries() == 1
+    assert [a.chat_id for a in match([art("NATO")], index)] == [10]
 
 
 def test_a_big_group_and_a_crowded_key_stay_correct() -> None:
