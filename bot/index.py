@@ -656,18 +656,19 @@ def _scan(table: _Table, words: set[str], tokens: list[str], found: list[_Group]
     """The groups filed under the article's tokens, pairs, triples and stems (a group filed under
     several of them comes once for each). Each step is one C-level pass: in a big table every
     lookup is a cache miss, and a Python-level loop would cost as much again."""
-    hits: list[Bucket] = list(filter(None, map(table.words.get, words)))
+    lookup = table.words
+    hits: list[Bucket] = list(map(lookup.__getitem__, lookup.keys() & words))
     starts = table.two_starts.intersection(words)
     if starts:
         pairs = set(compress(itertools.pairwise(tokens), map(starts.__contains__, tokens)))
-        hits += filter(None, map(table.pairs.get, pairs))
+        hits += map(table.pairs.__getitem__, table.pairs.keys() & pairs)
         longer = table.triple_starts.intersection(pairs)
         if longer:
             triples = compress(
                 zip(tokens, tokens[1:], tokens[2:], strict=False),
                 map(longer.__contains__, itertools.pairwise(tokens)),
             )
-            hits += filter(None, map(table.triples.get, set(triples)))
+            hits += map(table.triples.__getitem__, table.triples.keys() & set(triples))
     if table.stems:
         stems = table.stems
         hits += [stems[s] for s in {tok[:3] for tok in words if len(tok) >= 3} & stems.keys()]
