@@ -40,6 +40,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -483,14 +484,21 @@ class RegexLoop:
     """The obvious implementation: every subscription's regexes against every article."""
 
     def __init__(self, rows: Sequence[tuple[int, int, str]], *, naive: bool) -> None:
-        self.subs: list[tuple[int, Callable[[str, str], bool]]] = []
-        for _, chat, text in rows:
-            self.subs.append((chat, _compile(parse_query(text).root, naive)))
+        self.naive = naive
+        self.subs: dict[int, tuple[int, Callable[[str, str], bool]]] = {}
+        for sub_id, chat, text in rows:
+            self.add(sub_id, chat, text)
+
+    def add(self, sub_id: int, chat: int, text: str) -> None:
+        self.subs[sub_id] = (chat, _compile(parse_query(text).root, self.naive))
+
+    def remove(self, sub_id: int) -> None:
+        del self.subs[sub_id]
 
     def match(self, article: StoredArticle) -> set[int]:
         title = normalize(article.title)
         text = normalize(f"{article.title}\n{article.summary}\n{article.content}")
-        return {chat for chat, test in self.subs if test(title, text)}
+        return {chat for chat, test in self.subs.values() if test(title, text)}
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -648,6 +656,23 @@ def measure_regex(
     sample = [articles[i] for i in picked]
     rms = time_per_article(loop.match, sample, 1 if naive else repeat)
     same = [ms[i] for i in picked]
+    add, rem = [], []
+    base = max(s for s, _, _ in rows) + 1
+    for i, (_, chat, text) in enumerate(rows[:200]):  # queries of the set, as new subscriptions
+        t0 = time.perf_counter_ns()
+        loop.add(base + i, chat, text)
+        add.append((time.perf_counter_ns() - t0) / 1e3)
+        t0 = time.perf_counter_ns()
+        loop.remove(base + i)
+        rem.append((time.perf_counter_ns() - t0) / 1e3)
+    del loop
+    gc.collect()
+    querymod.clear_term_cache()
+    # Fresh copies of the texts, as for the index: whatever the loop keeps of them is counted.
+    mem_mb, loop_again = measure_memory(
+        lambda: RegexLoop([(s, c, t.encode().decode()) for s, c, t in rows], naive=naive)
+    )
+    loop = cast(RegexLoop, loop_again)
     index = build_index(rows)
     checked = sample[:30]
     agree = sum(loop.match(a) == {x.chat_id for x in match([a], index)} for a in checked)
@@ -656,6 +681,9 @@ def measure_regex(
         f"regex_{kind}_p50_ms": round(statistics.median(rms), 3),
         f"regex_{kind}_p99_ms": round(percentile(rms, 99), 3),
         f"regex_{kind}_articles_per_s": round(1000 / statistics.mean(rms), 1),
+        f"regex_{kind}_memory_mb": round(mem_mb, 1),
+        f"regex_{kind}_subscribe_p99_us": round(percentile(add, 99), 1),
+        f"regex_{kind}_unsubscribe_p99_us": round(percentile(rem, 99), 1),
         f"regex_{kind}_sample": len(sample),
         f"speedup_{kind}_p50": round(statistics.median(rms) / statistics.median(same), 1),
         f"speedup_{kind}_mean": round(statistics.mean(rms) / statistics.mean(same), 1),
@@ -713,7 +741,10 @@ def print_size(f: dict[str, object]) -> None:
             print(
                 f"  regex loop ({kind}): build {f[f'regex_{kind}_build_s']} s, "
                 f"p50 {f[f'regex_{kind}_p50_ms']} ms, p99 {f[f'regex_{kind}_p99_ms']} ms, "
-                f"{f[f'regex_{kind}_articles_per_s']} articles/s on {f[f'regex_{kind}_sample']} articles; "
+                f"{f[f'regex_{kind}_articles_per_s']} articles/s on {f[f'regex_{kind}_sample']} articles, "
+                f"memory {f[f'regex_{kind}_memory_mb']} MB, subscribe p99 "
+                f"{f[f'regex_{kind}_subscribe_p99_us']} µs, unsubscribe p99 "
+                f"{f[f'regex_{kind}_unsubscribe_p99_us']} µs; "
                 f"index {f[f'speedup_{kind}_p50']}x faster at p50 "
                 f"({f[f'speedup_{kind}_mean']}x on the mean); "
                 f"same chats on {f[f'regex_{kind}_same_chats']}",
