@@ -332,7 +332,8 @@ def _direct(prog: Prog) -> bool:
 
 
 def _kind(prog: Prog) -> int:
-    """_Group.direct of a query."""
+    """_Group.direct of a query. (An OR that repeats a term, which the parser never gives, is
+    found fewer times than it has terms, and _some then tests it as far as it takes.)"""
     head = prog[0]
     if head == "|":
         return len(prog) - 1 if all(map(_direct, prog[1:])) else 0
@@ -418,15 +419,17 @@ def _gather(prog: Prog, doc: Document, out: list[str]) -> bool:
 
 def _some(prog: Prog, times: int, doc: Document) -> tuple[str, ...]:
     """The labels of an OR of direct terms of which `times` were found, tested in order until
-    they are: found once, `a OR b` costs one test, or none when `a` is a plain word."""
+    that many are: `a OR b` found once costs one test (a set lookup when `a` is a word)."""
     out: list[str] = []
+    left = times
     for child in prog[1:]:
         ref = child if type(child) is str else cast(str, child[0])
         if _has(ref, doc):
             out += _labels(child)
-            if len(out) == times:
+            left -= 1
+            if not left:
                 break
-    return tuple(out)
+    return tuple(dict.fromkeys(out))  # title:x OR x has one label twice
 
 
 def matched_labels(prog: Prog, doc: Document) -> tuple[str, ...]:
@@ -526,7 +529,8 @@ class SubscriptionIndex:
                 verify.append(group)
         for group, times in collections.Counter(verify).items():
             if group.direct == times:  # an OR with every term found: nothing to test
-                labels = tuple(label for child in group.prog[1:] for label in _labels(child))
+                # (title:x OR x has one label twice)
+                labels = tuple(dict.fromkeys(label for child in group.prog[1:] for label in _labels(child)))
             elif group.direct:
                 labels = _some(group.prog, times, doc)
             else:
@@ -622,7 +626,7 @@ class SubscriptionIndex:
         refs = _anchors(prog)
         if refs is None:  # parse_query refuses these; a hand-built Query might not
             raise UserInputError("the query has nothing to look for")
-        group = _Group(prog, _kind(prog) if len(refs) <= MAX_TERMS else 0)
+        group = _Group(prog, _kind(prog))
         for ref in dict.fromkeys(refs) if len(refs) > 1 else refs:
             lookup, key = self._slot(ref)
             if key in lookup:
@@ -834,7 +838,7 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
     index._groups_pages, index._chats_pages, index._count = pages, chat_pages, len(ids)
     # Each group's chats: gathered in one pass, then kept as _join would have kept them.
     collections.deque(map(list.append, map(operator.attrgetter("chats"), groups), chat_ids), 0)
-    for group in by_prog.values():
+    for group in by_prog.values():  # the forms _join gives a group's chats, at once
         chats: Any = group.chats
         if len(chats) == 1:
             group.chats = chats[0]

@@ -184,6 +184,15 @@ def test_an_or_alert_lists_every_term_found_in_query_order(text: str, terms: tup
     assert match([art(text)], index)[0].terms == terms
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["title:nato OR nato", "nato OR title:nato", "title:nato OR nato OR summit", "(title:nato OR nato)"],
+)
+def test_a_term_in_the_title_and_anywhere_is_named_once(query: str) -> None:
+    index = build_index([(1, 10, query)])
+    assert match([art("NATO talks", "NATO again")], index)[0].terms == ("nato",)
+
+
 def test_alerts_come_article_by_article_one_per_chat() -> None:
     index = build_index([(1, 30, "nato"), (2, 10, "nato"), (3, 20, "nato"), (4, 10, "NATO OR otan")])
     alerts = match([art("NATO", article_id=7), art("NATO", article_id=8)], index)
