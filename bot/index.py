@@ -497,10 +497,6 @@ class SubscriptionIndex:
                 out += [(base + i, (g, chats[i])) for i, g in enumerate(groups) if g is not None]
         return out
 
-    def search(self, doc: Document) -> dict[int, tuple[str, ...]]:
-        """For each chat with a matching subscription: the labels of the terms that matched."""
-        return self._hits(doc)
-
     def _hits(self, doc: Document) -> dict[int, tuple[str, ...]]:
         """For each chat with a matching subscription: the labels of the terms that matched."""
         found: list[_Group] = []
