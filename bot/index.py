@@ -213,13 +213,8 @@ def quick_compile(text: str) -> Prog | None:
             positive = False
             continue
         key: Any
-        if word is not None and not title and word.isascii():  # a word: in short
-            if word in _KEYWORDS:
-                return None
-            key = sys.intern(word.lower())
-            prog: Prog = key if key == word else (key, sys.intern(word))
-            terms += 1
-        elif group is None:
+        prog: Prog
+        if group is None:
             term = _quick_term(title, word, phrase)
             if term is None:
                 return None
@@ -511,16 +506,9 @@ class SubscriptionIndex:
         for group in found:
             if group.direct == 1:
                 prog = group.prog
-                # The commonest case without a call: a plain word, for one chat.
+                # A plain word, the commonest query, without a call.
                 labels = (prog,) if type(prog) is str and prog[0] > "\x02" else _labels(prog)
-                chats = group.chats
-                if isinstance(chats, int):
-                    if chats in per_chat:
-                        more.append((chats, labels))
-                    else:
-                        per_chat[chats] = labels
-                else:
-                    _deliver(chats, labels, per_chat, more)
+                _deliver(group.chats, labels, per_chat, more)
             else:
                 verify.append(group)
         for group, times in collections.Counter(verify).items():
@@ -574,15 +562,8 @@ class SubscriptionIndex:
 
     def _slot(self, ref: str) -> tuple[dict[Any, Bucket], Any]:
         """The table and key a term is filed under."""
-        first = ref[0]
-        if first > "\x02":  # a plain word
+        if ref[0] > "\x02":  # a plain word
             return self._any.words, ref
-        if first == "\x01" and ref[-1] == "\x01":  # exact tokens, the commonest after words
-            tokens = ref[1:-1].split("\x01")
-            if len(tokens) == 2:
-                return self._any.pairs, (tokens[0], tokens[1])
-            if len(tokens) > 2:
-                return self._any.triples, (tokens[0], tokens[1], tokens[2])
         tokens, prefix, title = _unpack(ref)
         table = self._title if title else self._any
         if len(tokens) == 1:
@@ -612,11 +593,7 @@ class SubscriptionIndex:
         word = prog if type(prog) is str else prog[0] if prog[0] not in _OPS else None
         if type(word) is str and word[0] > "\x02":
             group = _Group(prog, 1)
-            words = self._any.words
-            if word in words:
-                _file(words, word, group)
-            else:
-                words[word] = group
+            _file(self._any.words, word, group)
             self._groups += 1
             return group
         refs = _anchors(prog)
@@ -625,10 +602,7 @@ class SubscriptionIndex:
         group = _Group(prog, _kind(prog))
         for ref in dict.fromkeys(refs) if len(refs) > 1 else refs:
             lookup, key = self._slot(ref)
-            if key in lookup:
-                _file(lookup, key, group)
-            else:
-                lookup[key] = group
+            _file(lookup, key, group)
             if type(key) is tuple:  # a phrase: note where it starts, for _scan
                 table = self._title if ref[0] == "\x02" else self._any
                 table.two_starts.add(key[0])
@@ -822,14 +796,10 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
         page_groups: list[_Group | None] = [None] * (1 << _PAGE)
         page_chats = array("q", bytes(8 << _PAGE))
         pages[page], chat_pages[page] = page_groups, page_chats
-        if ids[hi - 1] - ids[lo] == hi - 1 - lo:  # a run of consecutive ids, as a new database has
-            page_groups[slots[0] : slots[-1] + 1] = groups[lo:hi]
-            page_chats[slots[0] : slots[-1] + 1] = array("q", chat_ids[lo:hi])
-        else:
-            put: Any = page_groups.__setitem__  # an overloaded method, which map() cannot type
-            collections.deque(map(put, slots, groups[lo:hi]), 0)
-            put = page_chats.__setitem__
-            collections.deque(map(put, slots, chat_ids[lo:hi]), 0)
+        put: Any = page_groups.__setitem__  # an overloaded method, which map() cannot type
+        collections.deque(map(put, slots, groups[lo:hi]), 0)
+        put = page_chats.__setitem__
+        collections.deque(map(put, slots, chat_ids[lo:hi]), 0)
         lo = hi
     index._groups_pages, index._chats_pages, index._count = pages, chat_pages, len(ids)
     # Each group's chats: gathered in one pass, then kept as _join would have kept them.

@@ -843,7 +843,7 @@ class Document:
 
     if not TYPE_CHECKING:  # typed as the attributes above
 
-        def __getattr__(self, name: str) -> str:
+        def __getattr__(self, name: str) -> Any:
             if name == "joined":
                 self.joined = "\x01" + "\x01".join(self.tokens) + "\x01"
                 return self.joined
