@@ -94,7 +94,7 @@ def _round(name: str, started: float, cpu0: float, feeds: int, **extra: Any) -> 
 async def _pipeline(root: str, feeds: int, concurrency: int) -> dict[str, Any]:
     from bot import db
     from bot.feeds import FetchLimits, make_http_session
-    from bot.matcher import SubscriptionIndex
+    from bot.matching import SubscriptionIndex
     from bot.poller import Poller
 
     with tempfile.TemporaryDirectory() as tmp:

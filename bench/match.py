@@ -46,11 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from array import array
 
-from bot import query as querymod
 from bot.domain import StoredArticle
-from bot.index import compile_query
-from bot.matcher import SubscriptionIndex, build_index, match, parse_query
-from bot.query import AllOf, AnyOf, Not, Term, normalize
+from bot.matching import SubscriptionIndex, build_index, match, parse_query
+from bot.matching import normalization as querymod
+from bot.matching import parser as parsermod
+from bot.matching import query as treemod
+from bot.matching.compiler import compile_query
+from bot.matching.normalization import normalize
+from bot.matching.query import AllOf, AnyOf, Not, Term
 
 FUNCTION_WORDS = [
     "the",
@@ -464,7 +467,7 @@ def _term_regex(term: Term, naive: bool) -> re.Pattern[str]:
     return re.compile(head + joined + tail)
 
 
-def _compile(node: querymod.Node, naive: bool) -> Callable[[str, str], bool]:
+def _compile(node: treemod.Node, naive: bool) -> Callable[[str, str], bool]:
     if isinstance(node, Term):
         search = _term_regex(node, naive).search
         if node.title:
@@ -597,7 +600,7 @@ def measure_index(
     builds = []
     for _ in range(repeat):  # the best of --repeat cold builds, as for articles
         index = SubscriptionIndex()
-        querymod.clear_term_cache()
+        parsermod.clear_term_cache()
         gc.collect()
         t0 = time.perf_counter_ns()
         index = build_index(rows)
@@ -612,7 +615,7 @@ def measure_index(
     gc.unfreeze()
     index = SubscriptionIndex()  # let the big one go before the memory build
     gc.collect()
-    querymod.clear_term_cache()
+    parsermod.clear_term_cache()
     # Fresh copies of the texts: whatever the index keeps of them is counted too.
     mem_mb, _ = measure_memory(lambda: build_index((s, c, t.encode().decode()) for s, c, t in rows))
     gc.collect()
@@ -667,7 +670,7 @@ def measure_regex(
         rem.append((time.perf_counter_ns() - t0) / 1e3)
     del loop
     gc.collect()
-    querymod.clear_term_cache()
+    parsermod.clear_term_cache()
     # Fresh copies of the texts, as for the index: whatever the loop keeps of them is counted.
     mem_mb, loop_again = measure_memory(
         lambda: RegexLoop([(s, c, t.encode().decode()) for s, c, t in rows], naive=naive)

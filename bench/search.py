@@ -50,8 +50,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db, search
-from bot.matcher import Query, parse_query
-from bot.query import normalize
+from bot.matching import Query, parse_query
+from bot.matching.normalization import normalize
 from bot.text import title_fingerprint
 
 GEN_VERSION = 2  # bump when the generated data changes, so cached files are not reused
@@ -325,7 +325,7 @@ def _chunk_rows(args: tuple[int, int, int]) -> tuple[list[tuple[Any, ...]], dict
                 seen.strftime(SQLITE_TIME),
                 _sha(link),
                 _sha(fingerprint) if fingerprint else None,
-                normalize(f"{title}\n{summary}"),  # what bot/db.py stores for the index
+                normalize(f"{title}\n{summary}"),  # what bot/db/articles.py stores for the index
             )
         )
     return rows, counts

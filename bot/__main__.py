@@ -66,7 +66,7 @@ async def _with_store(settings: Settings, action: str, file: Path | None) -> int
 
 def _feeds_command(args: argparse.Namespace) -> int:
     if args.action == "check":
-        from bot.feedcheck import check_feed
+        from bot.feeds.check import check_feed
 
         return asyncio.run(check_feed(args.url, allow_private=args.allow_private, out=sys.stdout))
     try:

@@ -25,11 +25,11 @@ from bot.delivery import Outbox, Pacing
 from bot.domain import Notice
 from bot.i18n import LANGUAGES, translator
 from bot.lock import ProcessLock
-from bot.matcher import build_index
+from bot.matching import build_index
 from bot.poller import Poller
 from bot.render import COMMAND_MENU, notice_text
 from bot.services import BotContext, Services
-from bot.urlguard import normalize_feed_url, redact
+from bot.urls import normalize_feed_url, redact
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from bot import db
 from bot.domain import NewsbotError
 from bot.opml import build_opml, parse_opml
-from bot.urlguard import check_host_literal, normalize_feed_url, redact
+from bot.urls import check_host_literal, normalize_feed_url, redact
 
 
 @dataclass(slots=True)

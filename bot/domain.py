@@ -39,7 +39,7 @@ class EntryDraft:
     content: str = ""  # plain text
     author: str = ""
     guid: str | None = None  # the feed's own id for the entry (RSS guid, Atom id, JSON Feed id), stripped
-    # Identity of `link` for comparisons only (urlguard.canonical_link): tracking parameters and the
+    # Identity of `link` for comparisons only (urls.canonical_link): tracking parameters and the
     # fragment dropped, http folded into https. Display `link`, never this.
     canonical_link: str | None = None
 

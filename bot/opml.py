@@ -14,7 +14,7 @@ from typing import NoReturn
 from xml.parsers import expat
 
 from bot.domain import ParseError
-from bot.urlguard import redact
+from bot.urls import redact
 
 __all__ = ["MAX_OPML_BYTES", "MAX_OPML_FEEDS", "OpmlFeed", "build_opml", "parse_opml"]
 

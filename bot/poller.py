@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import db, feeds
 from bot.domain import Alert, FetchError, FetchResult, NewsbotError, Notice, ParsedFeed, StoredArticle
-from bot.matcher import SubscriptionIndex, match
-from bot.urlguard import normalize_feed_url, redact
+from bot.matching import SubscriptionIndex, match
+from bot.urls import normalize_feed_url, redact
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import db
-from bot.matcher import Document, Query
+from bot.matching import Document, Query
 
 BATCH = 500
 SCAN_CAP = 20_000  # rows looked at per request, so a rare query cannot scan the whole table

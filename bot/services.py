@@ -14,7 +14,7 @@ from bot import db
 from bot.buttons import Signer
 from bot.config import Settings
 from bot.delivery import Outbox
-from bot.matcher import SubscriptionIndex
+from bot.matching import SubscriptionIndex
 from bot.poller import Poller
 
 GROUP_ADMIN_TTL = 300.0  # seconds a group's administrator list is trusted

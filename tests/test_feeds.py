@@ -22,11 +22,11 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_reqrep import ConnectionKey
 
-from bot import feeds, urlguard
+from bot import feeds
 from bot.domain import FetchError, ParseError
-from bot.feedcheck import check_feed
-from bot.feeds import FetchLimits, HttpStatusError, fetch, make_http_session, parse, parse_feed
-from bot.urlguard import AddressRefusedError
+from bot.feeds import FetchLimits, HttpStatusError, fetch, guard, make_http_session, parse, parse_feed
+from bot.feeds.check import check_feed
+from bot.feeds.guard import AddressRefusedError
 from tests.fakes.feed_server import FeedServer, atom, rss
 
 LOCAL = FetchLimits(allow_private=True, total_timeout=5.0)  # the fake publisher lives on loopback
@@ -246,7 +246,7 @@ CLIENT_ERRORS = [
     ("exc", "message"), [c[:2] for c in CLIENT_ERRORS], ids=[c[2] for c in CLIENT_ERRORS]
 )
 def test_client_errors_become_short_fetch_errors(exc: Exception, message: str) -> None:
-    with pytest.raises(FetchError) as info, feeds._client_errors():
+    with pytest.raises(FetchError) as info, feeds.fetcher._client_errors():
         raise exc
     assert str(info.value) == message and info.value.__cause__ is None
 
@@ -270,7 +270,7 @@ class _FixedResolver(AbstractResolver):
 async def test_s1_row3_dns_rebinding_name_resolving_to_loopback(
     server: FeedServer, monkeypatch: pytest.MonkeyPatch, allow_private: bool
 ) -> None:
-    monkeypatch.setattr(urlguard, "ThreadedResolver", lambda: _FixedResolver("127.0.0.1"))
+    monkeypatch.setattr(guard, "ThreadedResolver", lambda: _FixedResolver("127.0.0.1"))
     server.set_feed("/f", rss([]))
     limits = FetchLimits(allow_private=allow_private)
     async with make_http_session(limits) as http:
@@ -368,7 +368,7 @@ async def test_s1_row3_public_to_private_redirect_refused_even_when_private_allo
     async def public(url: str) -> bool:
         return True
 
-    monkeypatch.setattr(feeds, "_origin_is_public", public)
+    monkeypatch.setattr(feeds.fetcher, "_origin_is_public", public)
     server.set_redirect("/go", f"http://{host}:{stub.port}/x")
     with pytest.raises(FetchError, match=r"^refused: private address$"):
         await fetch(session, server.url("/go"), LOCAL)

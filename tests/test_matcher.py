@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import index as index_module
 from bot.domain import StoredArticle, UserInputError
-from bot.matcher import (
+from bot.matching import (
     QUERY_HELP,
     Document,
     QueryError,
@@ -16,6 +15,7 @@ from bot.matcher import (
     parse_query,
     snippet,
 )
+from bot.matching import index as index_module
 
 
 def art(title: str, summary: str = "", content: str = "", article_id: int = 1) -> StoredArticle:

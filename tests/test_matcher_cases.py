@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import StoredArticle
-from bot.matcher import Document, QueryError, build_index, match, parse_query
+from bot.matching import Document, QueryError, build_index, match, parse_query
 
 CASES = [
     # id, query, text, matches

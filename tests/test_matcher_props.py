@@ -13,10 +13,12 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import query as q
 from bot.domain import Alert, StoredArticle
-from bot.matcher import Document, QueryError, build_index, match, parse_query, snippet
-from bot.query import AllOf, AnyOf, Node, Not, Term
+from bot.matching import Document, QueryError, build_index, match, parse_query, snippet
+from bot.matching import document as qd
+from bot.matching import normalization as qn
+from bot.matching import parser as qp
+from bot.matching.query import AllOf, AnyOf, Node, Not, Term
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
 
@@ -99,8 +101,8 @@ queries = expressions()
 
 def ref_fields(title: str, *body: str) -> tuple[list[str], list[list[str]]]:
     """Title tokens, and every field's tokens, by the full normalization and the token regex."""
-    fields = [q.TOKEN.findall(q._fold(q.clean_for_matching(f))) for f in (title, *body) if f]
-    title_tokens = q.TOKEN.findall(q._fold(q.clean_for_matching(title))) if title else []
+    fields = [qn.TOKEN.findall(qn._fold(qd.clean_for_matching(f))) for f in (title, *body) if f]
+    title_tokens = qn.TOKEN.findall(qn._fold(qd.clean_for_matching(title))) if title else []
     return title_tokens, fields
 
 
@@ -238,7 +240,7 @@ def test_canonical_text_means_the_same(query: str, title: str, body: str) -> Non
     parsed = parse_query(query)
     again = parse_query(parsed.norm)
     assert again.norm == parsed.norm
-    assert len(parsed.norm) <= q.MAX_NORM_CHARS
+    assert len(parsed.norm) <= qp.MAX_NORM_CHARS
     doc = Document.of(title, body)
     assert again.matches(doc) is parsed.matches(doc)
 
@@ -271,7 +273,7 @@ def test_flat_fast_path_is_the_general_parser(items: list[str], lead: str) -> No
             return (exc.code, exc.position)
         return (result.norm, result.terms)
 
-    assert outcome(parse_query) == outcome(q._parse_general)
+    assert outcome(parse_query) == outcome(qp._parse_general)
 
 
 QUICK_ITEMS = [
@@ -305,7 +307,7 @@ QUICK_ITEMS = [
     end=st.sampled_from(["", "", " "]),
 )
 def test_quick_compile_is_the_parser_and_compiler(items: list[str], space: str, end: str) -> None:
-    from bot.index import compile_query, quick_compile
+    from bot.matching.compiler import compile_query, quick_compile
 
     text = space.join(items) + end
     try:
@@ -362,10 +364,10 @@ CHARS = (
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(text=st.text(alphabet=CHARS, max_size=30))
 def test_fast_tokenizing_is_the_full_normalization(text: str) -> None:
-    assert q.normalize(text) == q._fold(text)  # stored as search text: it must not drift
-    expected = q.TOKEN.findall(q._fold(text))
-    assert q.tokenize(q.normalize(text)) == expected
-    assert q.words_of(text) == expected
+    assert qn.normalize(text) == qn._fold(text)  # stored as search text: it must not drift
+    expected = qn.TOKEN.findall(qn._fold(text))
+    assert qn.tokenize(qn.normalize(text)) == expected
+    assert qn.words_of(text) == expected
 
 
 @SETTINGS
@@ -381,10 +383,10 @@ def test_snippet_marks_what_matches(body: str, needle: str) -> None:
         return
     marked = [text for text, hit in pieces if hit]
     assert marked, (body, needle, pieces)
-    term = q.make_term(needle)
+    term = qp.make_term(needle)
     assert term is not None
     for text in marked:  # each bold piece is the term itself, in the article's own characters
         assert text in body
-        assert q.words_of(text)[: len(term.tokens) - 1] == list(term.tokens[:-1])
+        assert qn.words_of(text)[: len(term.tokens) - 1] == list(term.tokens[:-1])
     joined = "".join(text for text, _ in pieces).strip("…")
     assert joined.strip() in body

@@ -201,7 +201,7 @@ async def test_migration_0005_rekeys_subscriptions_by_the_engines_normal_form(da
 async def test_search_for_a_two_character_term_reaches_past_the_scan_cap(store: db.Store, term: str) -> None:
     """A short term narrows in SQL, so an old match behind many newer non-matches is still found."""
     from bot import search
-    from bot.query import parse_query
+    from bot.matching import parse_query
 
     old = {"中国": "中国经济数据发布", "eu": "EU ministers meet"}[term]
     newer = [draft(f"n{i}", "Said the mayor about Paris" if term == "eu" else "日本新闻") for i in range(60)]

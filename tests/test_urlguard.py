@@ -8,11 +8,10 @@ import socket
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot import urlguard
 from bot.domain import FetchError
-from bot.urlguard import (
-    AddressRefusedError,
-    GuardedResolver,
+from bot.feeds import guard
+from bot.feeds.guard import AddressRefusedError, GuardedResolver
+from bot.urls import (
     canonical_link,
     check_host_literal,
     ip_allowed,
@@ -208,12 +207,12 @@ async def test_resolver_refuses_when_nothing_is_left() -> None:
 async def test_resolver_allows_private_when_configured_but_not_after_public_hop() -> None:
     resolver = GuardedResolver(True, _FixedResolver("192.168.1.5"))
     assert len(await resolver.resolve("nas.lan", 80)) == 1
-    token = urlguard.public_only.set(True)
+    token = guard.public_only.set(True)
     try:
         with pytest.raises(AddressRefusedError):
             await resolver.resolve("nas.lan", 80)
     finally:
-        urlguard.public_only.reset(token)
+        guard.public_only.reset(token)
 
 
 CANONICAL = [

@@ -10,7 +10,7 @@ from bot.domain import UserInputError
 from bot.handlers.common import args_text, chat_id_of, now, reply, tr_for
 from bot.handlers.user import parse_user_query
 from bot.i18n import Translator
-from bot.matcher import Query
+from bot.matching import Query
 from bot.services import BotContext
 
 DEFAULT_LATEST = 5

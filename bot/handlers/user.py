@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from telegram import Update
 
-from bot import db, matcher, render, search
+from bot import db, matching, render, search
 from bot.buttons import confirm_keyboard, list_keyboard
 from bot.domain import UserInputError
 from bot.handlers.common import (
@@ -21,7 +21,7 @@ from bot.handlers.common import (
     tr_for,
 )
 from bot.i18n import LANGUAGES, Translator
-from bot.matcher import Query, parse_query
+from bot.matching import Query, parse_query
 from bot.render import N_
 from bot.services import BotContext
 
@@ -29,7 +29,7 @@ BACKTEST_DAYS = 7
 
 
 def query_help(tr: Translator) -> str:
-    return matcher.QUERY_HELP.get(tr.lang, matcher.QUERY_HELP["en"])
+    return matching.QUERY_HELP.get(tr.lang, matching.QUERY_HELP["en"])
 
 
 def parse_user_query(text: str, tr: Translator) -> Query:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from bot.query import normalize
+from bot.matching.normalization import normalize
 
 revision: str = "0004"
 down_revision: str | None = "0003"

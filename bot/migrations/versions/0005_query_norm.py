@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from bot.domain import UserInputError
-from bot.query import parse_query
+from bot.matching import parse_query
 
 revision: str = "0005"
 down_revision: str | None = "0004"

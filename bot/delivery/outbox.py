@@ -11,12 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
@@ -30,12 +27,14 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot import db, matcher, render
+from bot import db, render
 from bot.buttons import Signer, alert_keyboard
-from bot.domain import UserInputError
+from bot.delivery.pacing import Pacer, Pacing
+from bot.delivery.view import alert_view
 from bot.i18n import Translator, translator
 
 logger = logging.getLogger(__name__)
+
 
 GONE_CHAT_ERRORS = (
     "chat not found",
@@ -45,81 +44,13 @@ GONE_CHAT_ERRORS = (
     "topic_closed",
     "user is deactivated",
 )
+
+
 MAX_BUG_ATTEMPTS = 5
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class TokenBucket:
-    """`rate` tokens per second, at most `capacity` saved up."""
-
-    def __init__(self, rate: float, capacity: float) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = capacity
-        self.stamp = time.monotonic()
-
-    def wait_time(self) -> float:
-        """Seconds until a token is there (0 when one is)."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-
-    def take(self) -> None:
-        self.tokens -= 1
-
-
-@dataclass(frozen=True, slots=True)
-class Pacing:
-    global_per_second: float = 25.0
-    per_chat_per_second: float = 1.0
-    group_per_minute: float = 18.0
-
-
-class Pacer:
-    """Telegram's flood limits as token buckets, plus one global RetryAfter gate."""
-
-    def __init__(self, pacing: Pacing) -> None:
-        self.pacing = pacing
-        self.global_bucket = TokenBucket(pacing.global_per_second, max(1.0, pacing.global_per_second / 5))
-        self.chats: dict[int, TokenBucket] = {}
-        self.gate_until = 0.0  # monotonic time before which nothing is sent
-
-    def _chat_bucket(self, chat_id: int) -> TokenBucket:
-        bucket = self.chats.get(chat_id)
-        if bucket is None:
-            if len(self.chats) > 4096:  # forget idle chats; a full bucket is the same as a new one
-                self.chats = {
-                    k: b for k, b in self.chats.items() if b.wait_time() > 0 or b.tokens < b.capacity
-                }
-            if chat_id < 0:
-                bucket = TokenBucket(self.pacing.group_per_minute / 60, 1.0)
-            else:
-                bucket = TokenBucket(self.pacing.per_chat_per_second, 1.0)
-            self.chats[chat_id] = bucket
-        return bucket
-
-    async def acquire(self, chat_id: int) -> None:
-        """Wait until a message to this chat is within every limit, then spend the tokens."""
-        chat = self._chat_bucket(chat_id)
-        while True:
-            wait = max(self.gate_until - time.monotonic(), chat.wait_time(), self.global_bucket.wait_time())
-            if wait <= 0:
-                chat.take()
-                self.global_bucket.take()
-                return
-            await asyncio.sleep(wait)
-
-    async def wait_gate(self) -> None:
-        """Hold a send that was paced before a RetryAfter closed the gate."""
-        while (wait := self.gate_until - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
-
-    def close_gate(self, seconds: float) -> None:
-        self.gate_until = max(self.gate_until, time.monotonic() + seconds)
 
 
 class Outbox:
@@ -360,35 +291,3 @@ class Outbox:
     def _backoff(self, attempts: int) -> datetime:
         delay = min(2 ** max(attempts - 1, 0), self.max_backoff) * self.rng.uniform(0.8, 1.2)
         return self.clock() + timedelta(seconds=delay)
-
-
-def alert_view(
-    ctx: db.DeliveryContext, subs: list[tuple[int, str]]
-) -> tuple[render.AlertView, list[tuple[int, str]]]:
-    """What the alert shows, and which of the chat's subscriptions it answers (for its buttons)."""
-    article = ctx.article
-    doc = matcher.Document.of(article.title, article.summary, article.content)
-    matched = []
-    for sub_id, text in subs:
-        try:
-            if matcher.parse_query(text).matches(doc):
-                matched.append((sub_id, text))
-        except UserInputError:
-            continue
-    terms = json.loads(ctx.delivery.terms)
-    pieces: list[tuple[str, bool]] = []
-    if terms:
-        for body in (article.summary, article.content, article.title):
-            if body and (pieces := matcher.snippet(body, terms)) and any(hit for _, hit in pieces):
-                break
-            pieces = []
-    view = render.AlertView(
-        title=article.title,
-        link=article.link,
-        feed_name=ctx.feed_name,
-        published=article.published,
-        summary=article.summary or article.content,
-        terms=terms,
-        snippet=pieces,
-    )
-    return view, matched

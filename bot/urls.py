@@ -1,48 +1,51 @@
-"""Address guard for feed URLs: scheme and host rules, IP policy, a filtering DNS resolver."""
+"""URL rules: which feed URLs are accepted and in what form, article links' identity, redaction."""
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import ipaddress
 import re
-import socket
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import idna
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 from bot.domain import FetchError
 
-__all__ = [
-    "AddressRefusedError",
-    "GuardedResolver",
-    "canonical_link",
-    "check_host_literal",
-    "ip_allowed",
-    "normalize_feed_url",
-    "public_only",
-    "redact",
-]
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+
 MAX_URL_LENGTH = 2048
+
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 # Private ranges that a local setup may opt into; is_private alone would also let through
 # documentation and benchmarking ranges, which are never a real feed host.
 _PRIVATE_NETS = tuple(
     ipaddress.ip_network(n)
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
+
+
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*", re.IGNORECASE)
+
+
 # Characters kept as they are when re-quoting a path or query; everything else is %-encoded.
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?"
+
+
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+
+
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
 
 # Query parameters that only say where a click came from: the same article with or without
 # them is one story. Matched case-insensitively; names starting with a prefix below go too.
@@ -53,17 +56,12 @@ TRACKING_PARAMS = frozenset(
         "mkt_tok", "wt_mc", "wt_zmc", "cmpid", "ocid", "ncid", "soc_src", "soc_trk", "spm",
     }
 )  # fmt: skip
+
+
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
 
-# Set while following a redirect away from a public address: from then on private
-# addresses are refused even when allow_private is on (a public site may not point us inward).
-public_only: contextvars.ContextVar[bool] = contextvars.ContextVar("public_only", default=False)
 
 _REFUSED_PRIVATE = "refused: private address"
-
-
-class AddressRefusedError(OSError):
-    """A host resolved only to addresses the policy refuses."""
 
 
 def _refused(reason: str) -> FetchError:
@@ -205,32 +203,3 @@ def canonical_link(url: str) -> str:
 def redact(url: str) -> str:
     """The URL without user:password@, for display and logs."""
     return _USERINFO.sub(r"\1", url, count=1)
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolver that drops refused addresses after DNS, so rebinding cannot reach them."""
-
-    def __init__(self, allow_private: bool, inner: AbstractResolver | None = None) -> None:
-        self._allow_private = allow_private
-        self._inner = inner if inner is not None else ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """Resolve host and keep only the addresses the policy allows."""
-        allow_private = self._allow_private and not public_only.get()
-        kept: list[ResolveResult] = []
-        for result in await self._inner.resolve(host, port, family):
-            try:
-                ip = ipaddress.ip_address(result["host"])
-            except ValueError:
-                continue
-            if ip_allowed(ip, allow_private):
-                kept.append(result)
-        if not kept:
-            raise AddressRefusedError(_REFUSED_PRIVATE)
-        return kept
-
-    async def close(self) -> None:
-        """Release the wrapped resolver."""
-        await self._inner.close()

@@ -13,7 +13,7 @@ from typing import TextIO
 from bot import feeds
 from bot.domain import EntryDraft, FetchResult, NewsbotError, ParsedFeed
 from bot.text import summarize
-from bot.urlguard import normalize_feed_url, redact
+from bot.urls import normalize_feed_url, redact
 
 __all__ = ["check_feed"]
 
