@@ -94,8 +94,8 @@ def _round(name: str, started: float, cpu0: float, feeds: int, **extra: Any) -> 
 async def _pipeline(root: str, feeds: int, concurrency: int) -> dict[str, Any]:
     from bot import db
     from bot.feeds import FetchLimits, make_http_session
-    from bot.matching import SubscriptionIndex
     from bot.poller import Poller
+    from bot.subscriptions import Subscriptions
 
     with tempfile.TemporaryDirectory() as tmp:
         store = db.Store(db.make_engine(f"sqlite+aiosqlite:///{tmp}/bench.db"))
@@ -107,7 +107,13 @@ async def _pipeline(root: str, feeds: int, concurrency: int) -> dict[str, Any]:
         limits = FetchLimits(allow_private=True)
         http = make_http_session(limits)
         poller = Poller(
-            store, http, limits, SubscriptionIndex(), interval=3600, max_backoff=3600, concurrency=concurrency
+            store,
+            http,
+            limits,
+            Subscriptions(store),
+            interval=3600,
+            max_backoff=3600,
+            concurrency=concurrency,
         )
         _, rss_before = _usage()
         rounds = []

@@ -25,10 +25,10 @@ from bot.delivery import Outbox, Pacing
 from bot.domain import Notice
 from bot.i18n import LANGUAGES, translator
 from bot.lock import ProcessLock
-from bot.matching import build_index
 from bot.poller import Poller
 from bot.render import COMMAND_MENU, notice_text
 from bot.services import BotContext, Services
+from bot.subscriptions import Subscriptions
 from bot.urls import normalize_feed_url, redact
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,13 @@ class Runtime:
         # Random delay before the first tick, so restarts of many bots do not stampede hosts.
         self.first_tick = random.uniform(1.0, 5.0) if first_tick is None else first_tick
         self.store = db.Store(db.make_engine(settings.database.url))
-        self.services = Services(settings=settings, store=self.store, signer=Signer(settings.token))
+        self.subscriptions = Subscriptions(self.store)
+        self.services = Services(
+            settings=settings,
+            store=self.store,
+            subscriptions=self.subscriptions,
+            signer=Signer(settings.token),
+        )
         self.lock = ProcessLock(self.store.engine)
         self.app = build_application(settings, self.services)
         self.http: aiohttp.ClientSession | None = None
@@ -108,13 +114,13 @@ class Runtime:
         logger.info("database url=%s", self.store.engine.url.render_as_string(hide_password=True))
         await db.upgrade_schema(self.store.engine)
         await self._seed_feeds()
+        await self.subscriptions.load()
         async with self.store.read() as session:
-            self.services.index = build_index(await db.active_subscriptions(session))
             self.services.languages.update(await db.chat_languages(session))
         # The index is millions of long-lived objects: keep them out of every later collection.
         gc.collect()
         gc.freeze()
-        logger.info("subscription index built size=%d", len(self.services.index))
+        logger.info("subscription index built size=%d", len(self.subscriptions.index))
         limits = fetch_limits(self.settings)
         self.http = feeds.make_http_session(limits)
         polling = self.settings.polling
@@ -122,7 +128,7 @@ class Runtime:
             self.store,
             self.http,
             limits,
-            self.services.index,
+            self.subscriptions,
             interval=polling.interval_seconds,
             max_interval=polling.max_interval_seconds,
             max_backoff=polling.max_backoff_seconds,
@@ -176,7 +182,8 @@ class Runtime:
             bodies, deliveries = await db.prune(
                 session, datetime.now(UTC), retention_days=self.settings.polling.retention_days
             )
-        logger.info("pruned article_bodies=%d deliveries=%d", bodies, deliveries)
+        changes = await self.subscriptions.prune_log(datetime.now(UTC))
+        logger.info("pruned article_bodies=%d deliveries=%d changes=%d", bodies, deliveries, changes)
 
     async def _seed_feeds(self) -> None:
         now = datetime.now(UTC)

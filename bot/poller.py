@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import db, feeds
 from bot.domain import Alert, FetchError, FetchResult, NewsbotError, Notice, ParsedFeed, StoredArticle
-from bot.matching import SubscriptionIndex, match
+from bot.matching import match
+from bot.subscriptions import Subscriptions
 from bot.urls import normalize_feed_url, redact
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class Poller:
         store: db.Store,
         http: aiohttp.ClientSession,
         limits: feeds.FetchLimits,
-        index: SubscriptionIndex,
+        subscriptions: Subscriptions,
         *,
         interval: float,
         max_backoff: float,
@@ -106,7 +107,7 @@ class Poller:
         self.store = store
         self.http = http
         self.limits = limits
-        self.index = index
+        self.subscriptions = subscriptions
         self.interval = interval
         self.max_interval = max(max_interval or interval, interval)
         self.max_backoff = max(max_backoff, interval)
@@ -123,6 +124,7 @@ class Poller:
     async def tick(self, *, force: bool = False) -> TickReport:
         """Poll every due feed once (every active one with `force`); a failing feed never stops the rest."""
         async with self._tick_lock:
+            await self.subscriptions.catch_up()  # changes another process (or task) logged
             now = self.clock()
             async with self.store.read() as session:
                 due = [FeedState.of(f) for f in await db.due_feeds(session, None if force else now)]
@@ -230,7 +232,7 @@ class Poller:
         self, session: AsyncSession, articles: list[StoredArticle], now: datetime
     ) -> list[Alert]:
         """Matches for chats that want alerts, minus chats that already had the same story elsewhere."""
-        found = match(articles, self.index)
+        found = match(articles, self.subscriptions.index)
         if not found:
             return []
         receptive = await db.receptive_chats(session, (a.chat_id for a in found))

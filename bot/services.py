@@ -14,8 +14,8 @@ from bot import db
 from bot.buttons import Signer
 from bot.config import Settings
 from bot.delivery import Outbox
-from bot.matching import SubscriptionIndex
 from bot.poller import Poller
+from bot.subscriptions import Subscriptions
 
 GROUP_ADMIN_TTL = 300.0  # seconds a group's administrator list is trusted
 FLOOD_WINDOW = 10.0
@@ -74,7 +74,7 @@ class SearchSessions:
 class Services:
     settings: Settings
     store: db.Store
-    index: SubscriptionIndex = field(default_factory=SubscriptionIndex)
+    subscriptions: Subscriptions
     poller: Poller | None = None  # set at start, once the loop runs
     outbox: Outbox | None = None
     signer: Signer = field(default_factory=lambda: Signer(secrets.token_hex(16)))

@@ -92,7 +92,7 @@ async def test_unsubscribe_all_asks_first(bots: Bots, make_settings: Any, bot_ap
     assert "Removed 2 subscriptions" in bot_api.message(43, ask.message_id).text
     async with runtime.store.read() as session:
         assert not await db.list_subscriptions(session, 43)
-    assert len(runtime.services.index) == 0
+    assert len(runtime.subscriptions.index) == 0
 
 
 async def test_list_remove_button_edits_the_list(bots: Bots, make_settings: Any, bot_api: FakeBotApi) -> None:
@@ -363,8 +363,8 @@ async def test_resume_skips_a_stored_query_that_no_longer_parses(
     async with runtime.store.write() as session:
         await db.add_subscription(session, 72, "a (((b", "from an older version", datetime.now(UTC))
     await command(bot_api, 72, "/pause")
-    assert len(runtime.services.index) == 0
+    assert len(runtime.subscriptions.index) == 0
     assert "resumed" in await command(bot_api, 72, "/resume")
-    assert len(runtime.services.index) == 1
+    assert len(runtime.subscriptions.index) == 1
     listing = await command(bot_api, 72, "/list")
     assert "nato" in listing and "(((b" in listing

@@ -43,6 +43,24 @@ async def spawn(config: Path, log_level: str = "DEBUG") -> asyncio.subprocess.Pr
     )
 
 
+class Output:
+    """A child's stdout and stderr, read as they come: a full pipe would block the child's logging."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.data = bytearray()
+        assert proc.stdout is not None and proc.stderr is not None
+        self.tasks = [asyncio.create_task(self._drain(s)) for s in (proc.stdout, proc.stderr)]
+
+    async def _drain(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(65536):
+            self.data += chunk
+
+    async def text(self) -> str:
+        """Everything the child wrote, once it has closed its pipes."""
+        await asyncio.gather(*self.tasks)
+        return self.data.decode()
+
+
 async def test_process_runs_refuses_a_twin_and_stops_cleanly_without_telegram(
     tmp_path: Path, bot_api: FakeBotApi, feed_server: FeedServer
 ) -> None:
@@ -50,6 +68,7 @@ async def test_process_runs_refuses_a_twin_and_stops_cleanly_without_telegram(
     config = tmp_path / "config.toml"
     write_config(config, bot_api, feed_server.url("/world.xml"), f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
     proc = await spawn(config)
+    output = Output(proc)
     try:
         await bot_api.wait_for_call("getUpdates", timeout=30)
         bot_api.add_message(77, "/subscribe nato")
@@ -75,13 +94,13 @@ async def test_process_runs_refuses_a_twin_and_stops_cleanly_without_telegram(
         await bot_api.stop()
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), timeout=15)
+        await asyncio.wait_for(proc.wait(), timeout=15)
         assert proc.returncode == 0
         assert time.monotonic() - started < 10
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    log = err.decode()
+    log = await output.text()
     assert "newsbot stopped" in log
     assert bot_api.token not in log and bot_api.token.split(":")[1] not in log

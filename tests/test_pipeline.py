@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bot import db
+from bot.subscriptions import ChatRef
 from tests.conftest import ADMIN_ID, Bots
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.feed_server import FeedServer, atom, rss
@@ -114,11 +115,10 @@ async def test_429_storm_every_chat_gets_exactly_one(
             delivery={"global_per_second": 60, "per_chat_per_second": 5, "parallel_chats": 16},
         )
         chats = list(range(5000, 5100))
-        async with runtime.store.write() as session:
-            for chat_id in chats:
-                await db.upsert_chat(session, chat_id, "private", "en", runtime.poller.clock())
-                sub, _ = await db.add_subscription(session, chat_id, "nato", "nato", runtime.poller.clock())
-                runtime.services.index.add(sub.id, chat_id, "nato")
+        for chat_id in chats:
+            await runtime.subscriptions.subscribe(
+                ChatRef(chat_id), "nato", "nato", limit=10, now=runtime.poller.clock()
+            )
         feed_server.set_feed("/world.xml", rss([NATO_ITEM], title="World"))
         report = await runtime.poller.tick(force=True)
         assert report.alerts == 100

@@ -19,6 +19,16 @@ from bot.db.articles import (
     latest_articles,
     renamed_links,
 )
+from bot.db.changes import (
+    LoggedChange,
+    SubscriptionState,
+    changes_after,
+    last_change_seq,
+    log_changes,
+    prune_changes,
+    subscription_ids_of,
+    subscription_states,
+)
 from bot.db.chats import (
     active_subscriptions,
     add_subscription,
@@ -48,7 +58,7 @@ from bot.db.feeds import (
     record_feed_success,
     remove_feed,
 )
-from bot.db.models import Article, Base, Chat, Delivery, Feed, Subscription
+from bot.db.models import Article, Base, Chat, Delivery, Feed, Subscription, SubscriptionChange
 from bot.db.outbox import (
     DeliveryContext,
     claim_delivery,
@@ -71,15 +81,19 @@ __all__ = [
     "Delivery",
     "DeliveryContext",
     "Feed",
+    "LoggedChange",
     "Stats",
     "Store",
     "Subscription",
+    "SubscriptionChange",
+    "SubscriptionState",
     "UTCDateTime",
     "active_subscriptions",
     "add_feed",
     "add_subscription",
     "article_texts",
     "articles_by_ids",
+    "changes_after",
     "chat_languages",
     "chats_alerted_for_same_story",
     "claim_delivery",
@@ -100,15 +114,18 @@ __all__ = [
     "get_feed",
     "get_subscription",
     "insert_new_articles",
+    "last_change_seq",
     "latest_articles",
     "list_feeds",
     "list_subscriptions",
+    "log_changes",
     "make_engine",
     "make_sessions",
     "mark_interrupted_sends",
     "migrate_chat",
     "next_delivery_time",
     "prune",
+    "prune_changes",
     "receptive_chats",
     "record_feed_failure",
     "record_feed_success",
@@ -119,6 +136,8 @@ __all__ = [
     "set_chat_paused",
     "set_subscription_muted",
     "stats",
+    "subscription_ids_of",
+    "subscription_states",
     "upgrade_schema",
     "upsert_chat",
 ]

@@ -114,3 +114,21 @@ class Delivery(Base):
     tg_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SubscriptionChange(Base):
+    """The change log: a row for every change that the live index must follow.
+
+    Written in the same transaction as the change itself; a process brings its index up to
+    date by reading the rows after the last one it applied. A row names what changed, not
+    how: the follower reads the subscription's state now, so applying a row twice, or rows
+    out of order, gives the same index.
+    """
+
+    __tablename__ = "subscription_changes"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    subscription_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -16,7 +16,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot import db
 from bot.handlers import admin, callbacks, errors, reading, user
 from bot.handlers.common import now, tr_for
 from bot.services import BotContext
@@ -65,8 +64,7 @@ async def chat_migrated(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or message.migrate_to_chat_id is None:
         return
-    async with context.services.store.write() as session:
-        await db.migrate_chat(session, message.chat_id, message.migrate_to_chat_id, now())
+    await context.services.subscriptions.migrate(message.chat_id, message.migrate_to_chat_id, now=now())
     logger.info("chat migrated old=%s new=%s", message.chat_id, message.migrate_to_chat_id)
 
 

@@ -9,7 +9,7 @@ from telegram.error import BadRequest
 
 from bot import db, render
 from bot.buttons import Press, list_keyboard
-from bot.handlers.common import is_bot_admin, may_manage_chat, reindex_chat, tr_for
+from bot.handlers.common import is_bot_admin, may_manage_chat, now, tr_for
 from bot.handlers.reading import search_page
 from bot.handlers.user import parse_user_query
 from bot.services import BotContext
@@ -64,32 +64,25 @@ async def _act(
     if press.action == "x":
         return tr("Cancelled."), None, ""
     if press.action == "ua":
-        async with services.store.write() as session:
-            removed = await db.remove_subscriptions(session, chat_id)
-        for gone in removed:
-            services.index.remove(gone.id)
+        removed = await services.subscriptions.unsubscribe(chat_id, now=now())
         return render.unsubscribed(tr, [(s.id, s.query) for s in removed], "all"), None, tr("Done.")
-    if press.action in {"m", "um", "u", "r"}:
-        async with services.store.write() as session:
-            sub = await db.get_subscription(session, chat_id, press.int_arg())
-            if sub is None:
-                return stale
-            if press.action in {"u", "r"}:
-                await db.remove_subscriptions(session, chat_id, sub_id=sub.id)
-                services.index.remove(sub.id)
-                if press.action == "r":
-                    subs = await db.list_subscriptions(session, chat_id)
-                    rows = [(s.id, s.query, s.muted) for s in subs]
-                    keyboard = list_keyboard(services.signer, tr, [(s.id, s.query) for s in subs])
-                    return render.subscription_list(tr, rows, paused=False)[0], keyboard, tr("Removed.")
-                note = tr("Unsubscribed from “{query}”.", query=render.clip(sub.query, 60))
-                return None, _without_row_of(update, press), note
-            muted = press.action == "m"
-            await db.set_subscription_muted(session, sub, muted)
-            chat = await db.get_chat(session, chat_id)
-            await reindex_chat(
-                context, session, chat_id, active=bool(chat and chat.active and not chat.paused)
-            )
+    if press.action in {"u", "r"}:
+        [*removed] = await services.subscriptions.unsubscribe(chat_id, sub_id=press.int_arg(), now=now())
+        if not removed:
+            return stale
+        if press.action == "r":
+            async with services.store.read() as session:
+                subs = await db.list_subscriptions(session, chat_id)
+            rows = [(s.id, s.query, s.muted) for s in subs]
+            keyboard = list_keyboard(services.signer, tr, [(s.id, s.query) for s in subs])
+            return render.subscription_list(tr, rows, paused=False)[0], keyboard, tr("Removed.")
+        note = tr("Unsubscribed from “{query}”.", query=render.clip(removed[0].query, 60))
+        return None, _without_row_of(update, press), note
+    if press.action in {"m", "um"}:
+        muted = press.action == "m"
+        sub = await services.subscriptions.set_muted(chat_id, press.int_arg(), muted, now=now())
+        if sub is None:
+            return stale
         note = (
             tr("Muted “{query}”. /list shows it.", query=render.clip(sub.query, 60))
             if muted

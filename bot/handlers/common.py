@@ -18,6 +18,7 @@ from bot import db
 from bot.domain import UserInputError
 from bot.i18n import Translator, pick_language, translator
 from bot.services import GROUP_ADMIN_TTL, BotContext
+from bot.subscriptions import ChatRef
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
@@ -121,18 +122,12 @@ async def ensure_chat(session: AsyncSession, update: Update, context: BotContext
     return row
 
 
-async def reindex_chat(context: BotContext, session: AsyncSession, chat_id: int, *, active: bool) -> None:
-    """Put a chat's unmuted subscriptions in the live index, or take them all out."""
-    index = context.services.index
-    for sub in await db.list_subscriptions(session, chat_id):
-        if active and not sub.muted:
-            try:
-                index.add(sub.id, chat_id, sub.query)
-            except UserInputError:  # a stored query this version no longer accepts: it cannot match
-                log.warning("subscription %d of chat %d has a query that no longer parses", sub.id, chat_id)
-                index.remove(sub.id)
-        else:
-            index.remove(sub.id)
+def chat_ref(update: Update, context: BotContext) -> ChatRef:
+    """The chat of an update, as the subscription service registers it."""
+    chat = update.effective_chat
+    if chat is None:
+        raise UserInputError("no chat")
+    return ChatRef(chat.id, chat.type, tr_for(update, context).lang)
 
 
 def args_text(context: BotContext) -> str:

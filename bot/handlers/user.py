@@ -13,10 +13,10 @@ from bot.handlers.common import (
     args_text,
     chat_id_of,
     chat_managers_only,
+    chat_ref,
     ensure_chat,
     is_bot_admin,
     now,
-    reindex_chat,
     reply,
     tr_for,
 )
@@ -24,6 +24,7 @@ from bot.i18n import LANGUAGES, Translator
 from bot.matching import Query, parse_query
 from bot.render import N_
 from bot.services import BotContext
+from bot.subscriptions import TooManySubscriptions
 
 BACKTEST_DAYS = 7
 
@@ -69,9 +70,7 @@ async def start(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     assert chat is not None
     tr = tr_for(update, context)
-    async with context.services.store.write() as session:
-        row = await db.upsert_chat(session, chat.id, chat.type, tr.lang, now())
-        await reindex_chat(context, session, chat.id, active=not row.paused)
+    await context.services.subscriptions.register(chat_ref(update, context), now=now())
     text = render.help_text(tr, admin=is_bot_admin(update, context), query_help=query_help(tr), welcome=True)
     await reply(update, [text])
 
@@ -95,13 +94,14 @@ async def subscribe(update: Update, context: BotContext) -> None:
         )
     query = parse_user_query(text, tr)
     limit = context.services.settings.limits.subscriptions_per_chat
-    async with context.services.store.write() as session:
-        chat = await ensure_chat(session, update, context)
-        sub, created = await db.add_subscription(session, chat.id, text, query.norm, now())
-        if created and await db.count_subscriptions(session, chat.id) > limit:
-            raise UserInputError(tr("This chat already has {n} subscriptions, the most allowed.", n=limit))
-        if created and chat.active and not chat.paused:
-            context.services.index.add(sub.id, chat.id, sub.query)
+    try:
+        sub, created = await context.services.subscriptions.subscribe(
+            chat_ref(update, context), text, query.norm, limit=limit, now=now()
+        )
+    except TooManySubscriptions:
+        raise UserInputError(
+            tr("This chat already has {n} subscriptions, the most allowed.", n=limit)
+        ) from None
     since = now() - timedelta(days=BACKTEST_DAYS)
     matches = recent = None
     if created:
@@ -138,15 +138,13 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
         keyboard = confirm_keyboard(context.services.signer, tr, "ua")
         await reply(update, [tr("Remove all subscriptions of this chat?")], keyboard)
         return
-    async with context.services.store.write() as session:
-        ref = text.lstrip("#")
-        if ref.isdigit() and len(ref) < 12:
-            removed = await db.remove_subscriptions(session, chat_id, sub_id=int(ref))
-        else:
-            norm = parse_user_query(text, tr).norm
-            removed = await db.remove_subscriptions(session, chat_id, query_norm=norm)
-        for sub in removed:
-            context.services.index.remove(sub.id)
+    ref = text.lstrip("#")
+    subscriptions = context.services.subscriptions
+    if ref.isdigit() and len(ref) < 12:
+        removed = await subscriptions.unsubscribe(chat_id, sub_id=int(ref), now=now())
+    else:
+        norm = parse_user_query(text, tr).norm
+        removed = await subscriptions.unsubscribe(chat_id, query_norm=norm, now=now())
     await reply(update, [render.unsubscribed(tr, [(s.id, s.query) for s in removed], text)])
 
 
@@ -176,10 +174,7 @@ async def resume(update: Update, context: BotContext) -> None:
 
 async def _set_paused(update: Update, context: BotContext, paused: bool) -> None:
     tr = tr_for(update, context)
-    async with context.services.store.write() as session:
-        chat = await ensure_chat(session, update, context)
-        await db.set_chat_paused(session, chat.id, paused)
-        await reindex_chat(context, session, chat.id, active=not paused and chat.active)
+    await context.services.subscriptions.set_paused(chat_ref(update, context), paused, now=now())
     await reply(update, [render.paused_text(tr, paused)])
 
 
