@@ -238,8 +238,8 @@ class Runtime:
         await app.shutdown()
         if self.http is not None:
             await self.http.close()
-        await self.lock.release()
         await self.store.close()
+        await self.lock.release()  # last: no connection of ours outlives the lock
         logger.info("newsbot stopped")
 
 
