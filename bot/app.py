@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.delivery import Outbox, Pacing
 from bot.domain import Notice
 from bot.i18n import LANGUAGES, translator
-from bot.lock import ProcessLock
+from bot.lock import HEARTBEAT_SECONDS, LockLost, ProcessLock
 from bot.matching import build_index
 from bot.poller import Poller
 from bot.render import COMMAND_MENU, notice_text
@@ -76,7 +76,12 @@ class Runtime:
     """Everything the bot runs, started and stopped in order."""
 
     def __init__(
-        self, settings: Settings, *, poll_timeout: float = 10.0, first_tick: float | None = None
+        self,
+        settings: Settings,
+        *,
+        poll_timeout: float = 10.0,
+        first_tick: float | None = None,
+        lock_heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.settings = settings
         self.poll_timeout = poll_timeout
@@ -84,7 +89,7 @@ class Runtime:
         self.first_tick = random.uniform(1.0, 5.0) if first_tick is None else first_tick
         self.store = db.Store(db.make_engine(settings.database.url))
         self.services = Services(settings=settings, store=self.store, signer=Signer(settings.token))
-        self.lock = ProcessLock(self.store.engine)
+        self.lock = ProcessLock(self.store.engine, heartbeat=lock_heartbeat, on_lost=self.request_stop)
         self.app = build_application(settings, self.services)
         self.http: aiohttp.ClientSession | None = None
         self.stopped = asyncio.Event()
@@ -249,7 +254,7 @@ def _watchdog() -> None:
 
 
 async def run(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then stop within the budget."""
+    """Run until SIGINT/SIGTERM, then stop within the budget; LockLost after a stop for a lost lock."""
     runtime = Runtime(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -263,3 +268,5 @@ async def run(settings: Settings) -> None:
         timer.start()
         await runtime.stop()
         timer.cancel()
+    if runtime.lock.lost is not None:
+        raise LockLost(runtime.lock.lost)
