@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
@@ -21,8 +22,9 @@ from telegram.request import HTTPXRequest
 from bot import db, feeds, handlers
 from bot.buttons import Signer
 from bot.config import Settings
+from bot.db.engine import error_reason
 from bot.delivery import Outbox, Pacing
-from bot.domain import Notice
+from bot.domain import Notice, StartupError
 from bot.i18n import LANGUAGES, translator
 from bot.lock import HEARTBEAT_SECONDS, LockLost, ProcessLock
 from bot.matching import build_index
@@ -108,10 +110,13 @@ class Runtime:
 
     async def start(self) -> None:
         """Lock the database, migrate, seed, index, then start the bot, the poller and the outbox."""
-        await self.lock.acquire()
-        self._locked = True
-        logger.info("database url=%s", self.store.engine.url.render_as_string(hide_password=True))
-        await db.upgrade_schema(self.store.engine)
+        try:
+            await self.lock.acquire()
+            self._locked = True
+            logger.info("database url=%s", self.store.engine.url.render_as_string(hide_password=True))
+            await db.upgrade_schema(self.store.engine)
+        except (OSError, SQLAlchemyError) as exc:
+            raise StartupError(f"error: database.url: cannot use the database: {error_reason(exc)}") from None
         await self._seed_feeds()
         async with self.store.read() as session:
             self.services.index = build_index(await db.active_subscriptions(session))

@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bot.db.engine import error_reason
 from bot.domain import NewsbotError
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class ProcessLock:
             except TimeoutError:
                 reason = f"no answer within {CHECK_TIMEOUT:.0f}s"
             except (SQLAlchemyError, OSError) as exc:
-                reason = _first_line(exc)
+                reason = error_reason(exc)
             else:
                 if held:
                     continue
@@ -141,10 +142,3 @@ class ProcessLock:
         if self._pg_engine is not None:
             await self._pg_engine.dispose()
             self._pg_engine = None
-
-
-def _first_line(exc: BaseException) -> str:
-    """A driver error's own message, without SQLAlchemy's statement and background link."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    message = str(cause).strip() or type(cause).__name__
-    return message.splitlines()[0]
