@@ -12,8 +12,8 @@ from pathlib import Path
 from telegram.error import InvalidToken, NetworkError
 
 from bot.config import Settings, load_settings
-from bot.domain import ConfigError, NewsbotError
-from bot.lock import AlreadyRunning
+from bot.domain import ConfigError, NewsbotError, StartupError
+from bot.lock import AlreadyRunning, LockLost
 from bot.logs import setup_logging
 
 
@@ -99,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     except AlreadyRunning as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except LockLost:
+        return 1  # its one line is already logged; a supervisor may start the bot again
     except InvalidToken:
         print("config error: telegram.token was refused by Telegram", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
@@ -21,10 +22,11 @@ from telegram.request import HTTPXRequest
 from bot import db, feeds, handlers
 from bot.buttons import Signer
 from bot.config import Settings
+from bot.db.engine import error_reason
 from bot.delivery import Outbox, Pacing
-from bot.domain import Notice
+from bot.domain import Notice, StartupError
 from bot.i18n import LANGUAGES, translator
-from bot.lock import ProcessLock
+from bot.lock import HEARTBEAT_SECONDS, LockLost, ProcessLock
 from bot.poller import Poller
 from bot.render import COMMAND_MENU, notice_text
 from bot.services import BotContext, Services
@@ -76,7 +78,12 @@ class Runtime:
     """Everything the bot runs, started and stopped in order."""
 
     def __init__(
-        self, settings: Settings, *, poll_timeout: float = 10.0, first_tick: float | None = None
+        self,
+        settings: Settings,
+        *,
+        poll_timeout: float = 10.0,
+        first_tick: float | None = None,
+        lock_heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.settings = settings
         self.poll_timeout = poll_timeout
@@ -90,7 +97,7 @@ class Runtime:
             subscriptions=self.subscriptions,
             signer=Signer(settings.token),
         )
-        self.lock = ProcessLock(self.store.engine)
+        self.lock = ProcessLock(self.store.engine, heartbeat=lock_heartbeat, on_lost=self.request_stop)
         self.app = build_application(settings, self.services)
         self.http: aiohttp.ClientSession | None = None
         self.stopped = asyncio.Event()
@@ -109,10 +116,13 @@ class Runtime:
 
     async def start(self) -> None:
         """Lock the database, migrate, seed, index, then start the bot, the poller and the outbox."""
-        await self.lock.acquire()
-        self._locked = True
-        logger.info("database url=%s", self.store.engine.url.render_as_string(hide_password=True))
-        await db.upgrade_schema(self.store.engine)
+        try:
+            await self.lock.acquire()
+            self._locked = True
+            logger.info("database url=%s", self.store.engine.url.render_as_string(hide_password=True))
+            await db.upgrade_schema(self.store.engine)
+        except (OSError, SQLAlchemyError) as exc:
+            raise StartupError(f"error: database.url: cannot use the database: {error_reason(exc)}") from None
         await self._seed_feeds()
         await self.subscriptions.load()
         async with self.store.read() as session:
@@ -245,8 +255,8 @@ class Runtime:
         await app.shutdown()
         if self.http is not None:
             await self.http.close()
-        await self.lock.release()
         await self.store.close()
+        await self.lock.release()  # last: no connection of ours outlives the lock
         logger.info("newsbot stopped")
 
 
@@ -256,7 +266,7 @@ def _watchdog() -> None:
 
 
 async def run(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then stop within the budget."""
+    """Run until SIGINT/SIGTERM, then stop within the budget; LockLost after a stop for a lost lock."""
     runtime = Runtime(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -270,3 +280,5 @@ async def run(settings: Settings) -> None:
         timer.start()
         await runtime.stop()
         timer.cancel()
+    if runtime.lock.lost is not None:
+        raise LockLost(runtime.lock.lost)

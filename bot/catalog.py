@@ -36,8 +36,9 @@ async def import_opml(store: db.Store, data: bytes, *, allow_private: bool, now:
     return report
 
 
-async def export_opml(store: db.Store) -> bytes:
-    """Every active feed as an OPML document (credentials in URLs left out)."""
+async def export_opml(store: db.Store, *, whole: bool = False) -> bytes:
+    """Every active feed as an OPML document; credentials in URLs are left out unless whole
+    (an admin's backup from the chat keeps each URL as it is)."""
     async with store.read() as session:
         feeds = await db.list_feeds(session)
-    return build_opml((f.url, f.display_name) for f in feeds)
+    return build_opml(((f.url, f.display_name) for f in feeds), keep_credentials=whole)

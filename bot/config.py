@@ -7,6 +7,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -20,14 +21,13 @@ from pydantic import (
     ValidationError,
 )
 
-from bot.domain import ConfigError
+from bot.domain import ConfigError, FetchError
+from bot.urls import check_host_literal, normalize_feed_url
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 
 
 def _check_http_url(value: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL")
@@ -114,8 +114,16 @@ class Settings(_Section):
         return self.telegram.token.get_secret_value()
 
 
+def _key(loc: tuple[int | str, ...]) -> str:
+    """A location as the config file spells it: feeds[1].url, telegram.admins[0]."""
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
+    return key
+
+
 def _describe(error: dict[str, Any]) -> str:
-    key = ".".join(str(p) for p in error["loc"])
+    key = _key(tuple(error["loc"]))
     if error["type"] == "missing":
         return f"config error: {key} is missing"
     if error["type"] == "extra_forbidden":
@@ -134,10 +142,24 @@ def parse_settings(data: dict[str, Any], env: Mapping[str, str] | None = None) -
         telegram = data.get("telegram")
         data["telegram"] = {**(telegram if isinstance(telegram, dict) else {}), "token": token}
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         # One line naming the first bad key; never the value (it may be the token).
         raise ConfigError(_describe(dict(exc.errors(include_input=False)[0]))) from None
+    _check_seed_addresses(settings)
+    return settings
+
+
+def _check_seed_addresses(settings: Settings) -> None:
+    """Refuse a seed feed the address guard would refuse at every fetch, as a bad key of its own.
+    Names are judged per fetch, after DNS; this sees numeric hosts and the URL's form."""
+    allow_private = settings.polling.allow_private_addresses
+    for n, seed in enumerate(settings.feeds):
+        try:
+            url = normalize_feed_url(seed.url)
+            check_host_literal(urlsplit(url).hostname or "", allow_private)
+        except FetchError as exc:  # the reason only: the URL may carry credentials
+            raise ConfigError(f"config error: feeds[{n}].url: {exc}") from None
 
 
 def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:

@@ -27,6 +27,10 @@ class ConfigError(NewsbotError):
     """The configuration is invalid; the message names the key."""
 
 
+class StartupError(NewsbotError):
+    """The bot cannot start on what the configuration names; the message names the key and why."""
+
+
 @dataclass(frozen=True, slots=True)
 class EntryDraft:
     """One feed entry normalized to plain values, ready to store."""

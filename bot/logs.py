@@ -1,4 +1,4 @@
-"""Logging set-up: key=value lines, with the bot token redacted everywhere."""
+"""Logging set-up: key=value lines, with the bot token and URLs' secrets redacted everywhere."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import logging
 import re
 from typing import TextIO
 
+from bot.urls import redact_text
+
 _TOKEN_PATTERN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{10,}")
 
 
 class RedactTokens(logging.Filter):
-    """Formats the record first (httpx passes URL objects) and removes bot tokens from it."""
+    """Formats the record first (httpx passes URL objects) and removes bot tokens and URLs'
+    credentials and query values from it, whatever its level: at DEBUG, PTB dumps updates
+    (an /addfeed URL) and SQLAlchemy logs statement parameters (a stored feed URL)."""
 
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
@@ -19,7 +23,7 @@ class RedactTokens(logging.Filter):
     def _clean(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "<token>")
-        return _TOKEN_PATTERN.sub("<token>", text)
+        return redact_text(_TOKEN_PATTERN.sub("<token>", text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self._clean(record.getMessage())
@@ -28,6 +32,8 @@ class RedactTokens(logging.Filter):
             # Render the traceback now, redacted, and keep only the text.
             record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
         return True
 
 

@@ -14,7 +14,7 @@ from typing import NoReturn
 from xml.parsers import expat
 
 from bot.domain import ParseError
-from bot.urls import redact
+from bot.urls import without_credentials
 
 __all__ = ["MAX_OPML_BYTES", "MAX_OPML_FEEDS", "OpmlFeed", "build_opml", "parse_opml"]
 
@@ -105,7 +105,7 @@ def build_opml(
     ET.SubElement(head, "title").text = _xml_text(title)
     body = ET.SubElement(root, "body")
     for url, name in feeds:
-        shown = _xml_text(url if keep_credentials else redact(url))
+        shown = _xml_text(url if keep_credentials else without_credentials(url))
         text = _xml_text(name) or shown
         ET.SubElement(body, "outline", type="rss", text=text, title=text, xmlUrl=shown)
     ET.indent(root)

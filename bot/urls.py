@@ -47,6 +47,13 @@ _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
+# A URL inside free text (a log line, a repr): it ends at whitespace, a quote, < or >.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`\\]+")
+
+
+_MASK = "***"
+
+
 # Query parameters that only say where a click came from: the same article with or without
 # them is one story. Matched case-insensitively; names starting with a prefix below go too.
 TRACKING_PARAMS = frozenset(
@@ -200,6 +207,35 @@ def canonical_link(url: str) -> str:
     return urlunsplit(("https" if scheme == "http" else scheme, netloc, parts.path or "/", query, ""))
 
 
-def redact(url: str) -> str:
-    """The URL without user:password@, for display and logs."""
+def without_credentials(url: str) -> str:
+    """The URL without user:password@; the query stays (an OPML file, a base for relative links)."""
     return _USERINFO.sub(r"\1", url, count=1)
+
+
+def public_url(url: str) -> str:
+    """What anyone may see of a feed URL: scheme, host (and port) and path."""
+    url = without_credentials(url)
+    return url[: min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))]
+
+
+def _mask(param: str) -> str:
+    name, eq, value = param.partition("=")
+    if not eq:
+        return _MASK if name else name
+    return f"{name}={_MASK}" if value else param
+
+
+def redact(url: str) -> str:
+    """The URL for logs and admins' messages: no user:password@, query values masked (an
+    `api_key=` or `token=` is a password), names kept so the feed can still be told apart."""
+    url = without_credentials(url)
+    head, sep, rest = url.partition("?")
+    if not sep:
+        return url
+    query, hash_, fragment = rest.partition("#")
+    return f"{head}?{'&'.join(_mask(p) for p in query.split('&'))}{hash_}{fragment}"
+
+
+def redact_text(text: str) -> str:
+    """Every URL in a text redacted (log lines, exception messages, reprs of parameters)."""
+    return _URL_IN_TEXT.sub(lambda m: redact(m.group()), text)

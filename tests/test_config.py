@@ -28,9 +28,9 @@ GOOD = {"telegram": {"token": TOKEN}}
         ({**GOOD, "polling": {"allow_private_addresses": "yes"}}, "polling.allow_private_addresses"),
         ({"telegram": {"token": TOKEN, "api_base_url": "ftp://x"}}, "telegram.api_base_url"),
         ({"telegram": {"token": TOKEN, "api_base_url": "not a url"}}, "telegram.api_base_url"),
-        ({"telegram": {"token": TOKEN, "admins": ["me"]}}, "telegram.admins.0"),
+        ({"telegram": {"token": TOKEN, "admins": ["me"]}}, "telegram.admins[0]"),
         ({**GOOD, "database": {"url": "mysql://x"}}, "database.url"),
-        ({**GOOD, "feeds": [{"url": "file:///etc/passwd"}]}, "feeds.0.url"),
+        ({**GOOD, "feeds": [{"url": "file:///etc/passwd"}]}, "feeds[0].url"),
         ({**GOOD, "surprise": 1}, "surprise"),
     ],
     ids=[

@@ -360,21 +360,6 @@ async def test_s1_row3_s2_input_17_redirect_to_refused_target(
     assert time.monotonic() - started < 1.0  # refused before any connection attempt
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"], ids=["literal", "name"])
-async def test_s1_row3_public_to_private_redirect_refused_even_when_private_allowed(
-    server: FeedServer, stub: FeedServer, session: Any, monkeypatch: pytest.MonkeyPatch, host: str
-) -> None:
-    # The fake publisher is on loopback; pretend it answered from a public address.
-    async def public(url: str) -> bool:
-        return True
-
-    monkeypatch.setattr(feeds.fetcher, "_origin_is_public", public)
-    server.set_redirect("/go", f"http://{host}:{stub.port}/x")
-    with pytest.raises(FetchError, match=r"^refused: private address$"):
-        await fetch(session, server.url("/go"), LOCAL)
-    assert stub.requests == []
-
-
 async def test_private_to_private_redirect_allowed_when_configured(
     server: FeedServer, stub: FeedServer, session: Any
 ) -> None:

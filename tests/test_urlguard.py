@@ -17,6 +17,7 @@ from bot.urls import (
     ip_allowed,
     normalize_feed_url,
     redact,
+    without_credentials,
 )
 
 ACCEPTED = [
@@ -171,8 +172,8 @@ def test_check_host_literal(host: str, allow_private: bool, error: str | None) -
     ],
     ids=["user-password", "token-only", "at-in-query", "at-in-path", "at-in-password", "garbage"],
 )
-def test_redact(url: str, shown: str) -> None:
-    assert redact(url) == shown
+def test_without_credentials(url: str, shown: str) -> None:
+    assert without_credentials(url) == shown
     assert "secret" not in redact(url)
 
 

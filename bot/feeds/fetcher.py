@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +13,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from bot import urls
 from bot.domain import FetchError, FetchResult
@@ -78,10 +77,11 @@ class HttpStatusError(FetchError):
         self.retry_after = retry_after
 
 
-def make_http_session(limits: FetchLimits) -> aiohttp.ClientSession:
-    """The one shared publisher session; call inside the running loop, close at shutdown."""
+def make_http_session(limits: FetchLimits, resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:
+    """The one shared publisher session; call inside the running loop, close at shutdown.
+    resolver is the DNS behind the guard (the system's by default)."""
     connector = aiohttp.TCPConnector(
-        resolver=guard.GuardedResolver(limits.allow_private),
+        resolver=guard.GuardedResolver(limits.allow_private, resolver),
         limit=MAX_CONNECTIONS,
         limit_per_host=limits.per_host,
         # Each new connection resolves in its fetch's own context, so the resolver sees
@@ -93,6 +93,7 @@ def make_http_session(limits: FetchLimits) -> aiohttp.ClientSession:
         timeout=aiohttp.ClientTimeout(total=limits.total_timeout, sock_connect=limits.connect_timeout),
         trust_env=False,  # no proxy or netrc from the environment
         cookie_jar=aiohttp.DummyCookieJar(),  # one publisher's cookies are no business of another's
+        response_class=guard.PeerResponse,  # the rule below judges the address really reached
         auto_decompress=True,
         headers={"User-Agent": limits.user_agent},
     )
@@ -174,11 +175,14 @@ async def _follow(
                     moved_to = current if len(seen) > 1 and permanent else None
                     return await _result(resp, current, limits, etag, modified, moved_to)
                 location = resp.headers.get("Location", "").strip()
+                # Judged on the address this connection used: a second DNS lookup could answer
+                # otherwise (rebinding) and let a public site point us inward.
+                from_public = guard.reached_public(resp)
         if not location:
             raise HttpStatusError(resp.status)
         # Once a hop was public there is no way back into private networks. Only matters when
         # private targets are allowed at all; otherwise the guard refuses them anyway.
-        if allow_private and await _origin_is_public(current):
+        if allow_private and from_public:
             guard.public_only.set(True)
         target = urls.normalize_feed_url(urljoin(current, location))
         permanent = permanent and resp.status in _PERMANENT
@@ -187,16 +191,6 @@ async def _follow(
         logger.debug("feed redirect from=%s to=%s status=%s", redact(current), redact(target), resp.status)
         seen.add(target)
         current = target
-
-
-async def _origin_is_public(url: str) -> bool:
-    """Whether url's host is on a public address; a failed lookup counts as public (stricter)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        return True
-    return any(urls.ip_allowed(ipaddress.ip_address(i[4][0]), allow_private=False) for i in infos)
 
 
 async def _result(

@@ -21,7 +21,7 @@ import feedparser  # type: ignore[import-untyped, unused-ignore]
 from bot.domain import EntryDraft, ParsedFeed, ParseError
 from bot.feeds.fetcher import _DIGITS
 from bot.text import clean_text, clean_title, summarize
-from bot.urls import canonical_link, redact
+from bot.urls import canonical_link, without_credentials
 
 # Stored text per entry: far more than any alert shows, enough for matching, bounded for the database.
 MAX_TITLE_CHARS = 1_000
@@ -78,7 +78,7 @@ _SY_PERIODS = {
 def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str], now: datetime) -> ParsedFeed:
     """Parse RSS, Atom, RDF or JSON Feed bytes into entries; ParseError('not a feed') otherwise."""
     now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    base = redact(url)  # relative links must not inherit the feed URL's credentials
+    base = without_credentials(url)  # relative links must not inherit the feed URL's credentials
     if body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
         return _parse_json_feed(body, base, now)
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/xml")

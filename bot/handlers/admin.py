@@ -91,8 +91,8 @@ async def stats(update: Update, context: BotContext) -> None:
 
 @admin_only
 async def export(update: Update, context: BotContext) -> None:
-    """Send the feed list as an OPML file."""
-    data = await catalog.export_opml(context.services.store)
+    """Send the feed list as an OPML file, URLs whole: it is the admins' backup."""
+    data = await catalog.export_opml(context.services.store, whole=True)
     message = update.effective_message
     assert message is not None
     tr = tr_for(update, context)

@@ -9,7 +9,7 @@ from typing import Protocol
 from bot.i18n import Translator
 from bot.render.markup import clip, esc, split_message
 from bot.render.replies import age
-from bot.urls import redact
+from bot.urls import public_url, redact
 
 
 class FeedLike(Protocol):
@@ -34,12 +34,14 @@ class FeedLike(Protocol):
 
 
 def feed_list(tr: Translator, feeds: Sequence[FeedLike], *, admin: bool, now: datetime) -> list[str]:
-    """Feeds with id, name and URL (credentials removed); admins also see health."""
+    """Feeds with id, name and URL: scheme, host and path for everyone; admins also see the
+    query's parameter names (values masked) and each feed's health."""
     if not feeds:
         return [tr("No feeds yet.") + (" " + tr("Add one with /addfeed URL.") if admin else "")]
     lines = [tr("<b>Feeds</b>")]
     for f in feeds:
-        line = f"#{f.id} <b>{esc(clip(f.display_name, 100))}</b> — {esc(clip(redact(f.url), 300))}"
+        shown = redact(f.url) if admin else public_url(f.url)
+        line = f"#{f.id} <b>{esc(clip(f.display_name, 100))}</b> — {esc(clip(shown, 300))}"
         if admin:
             if f.state == "gone":
                 health = tr("⛔ gone (HTTP 410): polling stopped")
