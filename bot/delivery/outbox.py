@@ -17,36 +17,25 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TimedOut,
-)
+from telegram.error import BadRequest
 
 from bot import db, render
 from bot.buttons import Signer, alert_keyboard
+from bot.delivery.outcome import (
+    CloseGate,
+    Consequence,
+    DeactivateChat,
+    MoveChat,
+    StopBot,
+    sent,
+    verdict_of,
+)
 from bot.delivery.pacing import Pacer, Pacing
 from bot.delivery.view import alert_view
+from bot.domain import DeliveryStatus
 from bot.i18n import Translator, translator
 
 logger = logging.getLogger(__name__)
-
-
-GONE_CHAT_ERRORS = (
-    "chat not found",
-    "have no rights",
-    "not enough rights",
-    "need administrator rights",
-    "topic_closed",
-    "user is deactivated",
-)
-
-
-MAX_BUG_ATTEMPTS = 5
 
 
 def utcnow() -> datetime:
@@ -168,7 +157,7 @@ class Outbox:
     async def _deliver(self, delivery_id: int) -> None:
         async with self.store.read() as session:
             ctx = await db.delivery_context(session, delivery_id)
-        if ctx is None or ctx.delivery.status != "pending":
+        if ctx is None or ctx.delivery.status != DeliveryStatus.PENDING:
             return
         chat_id = ctx.chat.id
         if not ctx.chat.active or ctx.chat.paused:
@@ -176,7 +165,7 @@ class Outbox:
                 await db.finish_delivery(
                     session,
                     delivery_id,
-                    "dropped",
+                    DeliveryStatus.DROPPED,
                     now=self.clock(),
                     error="chat paused" if ctx.chat.paused else "chat inactive",
                 )
@@ -203,62 +192,47 @@ class Outbox:
         keyboard: InlineKeyboardMarkup | None,
         attempts: int,
     ) -> None:
-        outcome: tuple[str, str | None, int | None, datetime | None]
         try:
-            message = await self._send_html_or_plain(chat_id, view, tr, keyboard)
-            outcome = ("sent", None, message, None)
-        except RetryAfter as exc:
-            wait = (
-                float(exc.retry_after.total_seconds())
-                if isinstance(exc.retry_after, timedelta)
-                else float(exc.retry_after)
+            verdict = sent(await self._send_html_or_plain(chat_id, view, tr, keyboard))
+        except Exception as exc:
+            verdict = verdict_of(
+                exc,
+                delivery_id=delivery_id,
+                chat_id=chat_id,
+                attempts=attempts,
+                now=self.clock(),
+                backoff_at=self._backoff(attempts),
             )
-            self.pacer.close_gate(wait + 0.5)
-            logger.warning("telegram flood wait chat_id=%s retry_after=%.1fs", chat_id, wait)
-            outcome = ("pending", "429 retry after", None, self.clock() + timedelta(seconds=wait + 0.5))
-        except ChatMigrated as exc:
-            logger.info("chat migrated old=%s new=%s", chat_id, exc.new_chat_id)
-            async with self.store.write() as session:
-                await db.migrate_chat(session, chat_id, exc.new_chat_id, self.clock())
-            outcome = ("pending", "chat migrated", None, self.clock())
-        except Forbidden as exc:
-            await self._deactivate(chat_id, str(exc))
-            outcome = ("dropped", str(exc), None, None)
-        except InvalidToken:
-            logger.critical("the bot token was refused by Telegram; stopping")
-            outcome = ("pending", "invalid token", None, self.clock())
-            self._stopping = True
-            result = self.on_fatal()
-            if result is not None:
-                await result
-        except BadRequest as exc:
-            if any(s in exc.message.lower() for s in GONE_CHAT_ERRORS):
-                await self._deactivate(chat_id, exc.message)
-                outcome = ("dropped", exc.message, None, None)
-            else:
-                logger.error("alert refused delivery_id=%s error=%s", delivery_id, exc.message)
-                outcome = ("failed", exc.message, None, None)
-        except TimedOut as exc:
-            logger.warning("send timed out, possible duplicate delivery_id=%s", delivery_id)
-            outcome = ("pending", f"timed out: {exc}", None, self._backoff(attempts))
-        except NetworkError as exc:
-            outcome = ("pending", f"network: {exc}", None, self._backoff(attempts))
-        except Exception as exc:  # our bug: retry a few times, then give up on this row
-            logger.exception("send crashed delivery_id=%s", delivery_id)
-            status = "failed" if attempts >= MAX_BUG_ATTEMPTS else "pending"
-            outcome = (status, f"internal: {type(exc).__name__}", None, self._backoff(attempts))
-        status, error, message_id, next_at = outcome
+        if verdict.then is not None:
+            await self._follow(chat_id, verdict.then)
+        outcome = verdict.outcome
         async with self.store.write() as session:
             await db.finish_delivery(
                 session,
                 delivery_id,
-                status,
+                outcome.status,
                 now=self.clock(),
-                error=error,
-                message_id=message_id,
-                next_attempt_at=next_at,
+                error=outcome.error,
+                message_id=outcome.message_id,
+                next_attempt_at=outcome.retry_at,
             )
-        logger.info("delivery done delivery_id=%s chat_id=%s status=%s", delivery_id, chat_id, status)
+        logger.info("delivery done delivery_id=%s chat_id=%s status=%s", delivery_id, chat_id, outcome.status)
+
+    async def _follow(self, chat_id: int, then: Consequence) -> None:
+        """Carry out what a failed send implies beyond its own row."""
+        match then:
+            case CloseGate(seconds):
+                self.pacer.close_gate(seconds)
+            case MoveChat(new_chat_id):
+                async with self.store.write() as session:
+                    await db.migrate_chat(session, chat_id, new_chat_id, self.clock())
+            case DeactivateChat(reason):
+                await self._deactivate(chat_id, reason)
+            case StopBot():
+                self._stopping = True
+                result = self.on_fatal()
+                if result is not None:
+                    await result
 
     async def _send_html_or_plain(
         self, chat_id: int, view: render.AlertView, tr: Translator, keyboard: InlineKeyboardMarkup | None
