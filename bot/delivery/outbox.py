@@ -172,27 +172,19 @@ class Outbox:
             return
         async with self.store.read() as session:
             subs = [(s.id, s.query) for s in await db.list_subscriptions(session, chat_id) if not s.muted]
-        view, matched = alert_view(ctx, subs)
-        tr = translator(ctx.chat.language or "en")
-        keyboard = alert_keyboard(self.signer, tr, matched) if self.signer else None
         await self.pacer.acquire(chat_id)
         if self._stopping:
             return
         async with self.store.write() as session:
             if not await db.claim_delivery(session, delivery_id):
                 return
-        await self._send(delivery_id, chat_id, view, tr, keyboard, attempts=ctx.delivery.attempts + 1)
+        await self._send(ctx, subs, attempts=ctx.delivery.attempts + 1)
 
-    async def _send(
-        self,
-        delivery_id: int,
-        chat_id: int,
-        view: render.AlertView,
-        tr: Translator,
-        keyboard: InlineKeyboardMarkup | None,
-        attempts: int,
-    ) -> None:
+    async def _send(self, ctx: db.DeliveryContext, subs: list[tuple[int, str]], attempts: int) -> None:
+        delivery_id, chat_id = ctx.delivery.id, ctx.chat.id
         try:
+            # Rendered inside the guard: a bug there counts as an attempt, so it cannot loop.
+            view, tr, keyboard = self._render(ctx, subs)
             verdict = sent(await self._send_html_or_plain(chat_id, view, tr, keyboard))
         except Exception as exc:
             verdict = verdict_of(
@@ -233,6 +225,14 @@ class Outbox:
                 result = self.on_fatal()
                 if result is not None:
                     await result
+
+    def _render(
+        self, ctx: db.DeliveryContext, subs: list[tuple[int, str]]
+    ) -> tuple[render.AlertView, Translator, InlineKeyboardMarkup | None]:
+        view, matched = alert_view(ctx, subs)
+        tr = translator(ctx.chat.language or "en")
+        keyboard = alert_keyboard(self.signer, tr, matched) if self.signer else None
+        return view, tr, keyboard
 
     async def _send_html_or_plain(
         self, chat_id: int, view: render.AlertView, tr: Translator, keyboard: InlineKeyboardMarkup | None
