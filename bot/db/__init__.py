@@ -36,7 +36,16 @@ from bot.db.chats import (
     set_subscription_muted,
     upsert_chat,
 )
-from bot.db.engine import CHUNK, Store, UTCDateTime, make_engine, make_sessions, upgrade_schema
+from bot.db.engine import (
+    CHUNK,
+    Store,
+    UTCDateTime,
+    error_text,
+    is_unavailable,
+    make_engine,
+    make_sessions,
+    upgrade_schema,
+)
 from bot.db.feeds import (
     add_feed,
     due_feeds,
@@ -91,6 +100,7 @@ __all__ = [
     "due_deliveries",
     "due_feeds",
     "enqueue_alerts",
+    "error_text",
     "feed_by_id_or_url",
     "feed_by_url",
     "finish_delivery",
@@ -100,6 +110,7 @@ __all__ = [
     "get_feed",
     "get_subscription",
     "insert_new_articles",
+    "is_unavailable",
     "latest_articles",
     "list_feeds",
     "list_subscriptions",

@@ -16,6 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.error import BadRequest
 
@@ -36,6 +37,10 @@ from bot.domain import DeliveryStatus
 from bot.i18n import Translator, translator
 
 logger = logging.getLogger(__name__)
+
+
+RECORD_RETRY_FIRST = 0.1  # seconds before a refused write is tried again; doubled each time
+RECORD_RETRY_MAX = 10.0
 
 
 def utcnow() -> datetime:
@@ -198,8 +203,9 @@ class Outbox:
         if verdict.then is not None:
             await self._follow(chat_id, verdict.then)
         outcome = verdict.outcome
-        async with self.store.write() as session:
-            await db.finish_delivery(
+        await self._write_until_taken(
+            f"outcome delivery_id={delivery_id} status={outcome.status}",
+            lambda session: db.finish_delivery(
                 session,
                 delivery_id,
                 outcome.status,
@@ -207,8 +213,33 @@ class Outbox:
                 error=outcome.error,
                 message_id=outcome.message_id,
                 next_attempt_at=outcome.retry_at,
-            )
+            ),
+        )
         logger.info("delivery done delivery_id=%s chat_id=%s status=%s", delivery_id, chat_id, outcome.status)
+
+    async def _write_until_taken(self, what: str, write: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        """Run one write transaction, again and again while the database cannot take it.
+
+        After a send, what Telegram answered is known only in memory: giving up here would leave
+        the row 'sending', which the next start marks uncertain and never sends.
+        """
+        delay = RECORD_RETRY_FIRST
+        while True:
+            try:
+                async with self.store.write() as session:
+                    await write(session)
+                return
+            except Exception as exc:
+                if not db.is_unavailable(exc):
+                    raise
+                logger.warning(
+                    "database write failed, retrying %s retry_in=%.1fs error=%s",
+                    what,
+                    delay,
+                    db.error_text(exc),
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX)
 
     async def _follow(self, chat_id: int, then: Consequence) -> None:
         """Carry out what a failed send implies beyond its own row."""
@@ -216,8 +247,10 @@ class Outbox:
             case CloseGate(seconds):
                 self.pacer.close_gate(seconds)
             case MoveChat(new_chat_id):
-                async with self.store.write() as session:
-                    await db.migrate_chat(session, chat_id, new_chat_id, self.clock())
+                await self._write_until_taken(
+                    f"chat move old={chat_id} new={new_chat_id}",
+                    lambda session: db.migrate_chat(session, chat_id, new_chat_id, self.clock()),
+                )
             case DeactivateChat(reason):
                 await self._deactivate(chat_id, reason)
             case StopBot():
@@ -259,8 +292,9 @@ class Outbox:
 
     async def _deactivate(self, chat_id: int, reason: str) -> None:
         logger.info("chat deactivated chat_id=%s reason=%s", chat_id, reason)
-        async with self.store.write() as session:
-            await db.deactivate_chat(session, chat_id)
+        await self._write_until_taken(
+            f"chat deactivation chat_id={chat_id}", lambda session: db.deactivate_chat(session, chat_id)
+        )
 
     def _backoff(self, attempts: int) -> datetime:
         delay = min(2 ** max(attempts - 1, 0), self.max_backoff) * self.rng.uniform(0.8, 1.2)
