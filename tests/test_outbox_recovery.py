@@ -7,6 +7,7 @@ at a chosen moment, and a second connection to the SQLite file to lock it.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -122,3 +123,88 @@ async def test_an_outcome_is_recorded_after_the_postgresql_connection_was_lost(
         await admin.close()
     assert len(bot_api.messages_to(81)) == 1
     assert (await row(store, delivery_id)).status == SENT
+
+
+def send_times(api: FakeBotApi, chat_id: int) -> list[float]:
+    return [
+        c.time
+        for c in api.calls
+        if c.method == "sendMessage" and str(c.params.get("chat_id")) == str(chat_id)
+    ]
+
+
+async def test_a_row_claimed_as_another_chats_429_closes_the_gate_goes_back_to_pending(
+    db_file: Path, bot_api: FakeBotApi, relay: Relay
+) -> None:
+    store = await sqlite_store(db_file, busy_timeout=5.0)
+    try:
+        await queue_alert(store, 82)
+        bot_api.fail_next(
+            "sendMessage", FLOOD["status"], FLOOD["description"], parameters=FLOOD["parameters"]
+        )
+        relay.hold = lambda chat_id: chat_id == 82
+        async with (
+            telegram_bot(relay.root, bot_api.token) as bot,
+            watching("bot", "sqlalchemy.engine.Engine") as logs,
+        ):
+            outbox = make_outbox(store, bot)
+            await outbox.start()
+            await relay.wait(lambda: relay.held == 1)  # chat 82's request is out, the gate still open
+            second = await queue_alert(store, 83, key="nato-2")
+            other = lock_file(db_file)  # chat 83's claim will have to wait for this lock
+            try:
+                outbox.wake()
+                await logs.wait_for(CLAIM, count=2)  # chat 83 is paced and being claimed
+                relay.release()  # now chat 82's answer comes: 429, the gate closes
+                await logs.wait_for("telegram flood wait chat_id=82")
+            finally:
+                other.execute("ROLLBACK")
+                other.close()
+            await logs.wait_for(f"claimed row put back behind the flood gate delivery_id={second}")
+            back = await row(store, second)
+            assert (back.status, back.attempts) == (PENDING, 0), "back in the queue, no attempt counted"
+            assert not send_times(bot_api, 83)
+            await bot_api.wait_for_sent(2)
+            await outbox.drained()
+            await outbox.stop()
+        [flooded, *_] = send_times(bot_api, 82)
+        assert all(at - flooded >= 1.4 for at in send_times(bot_api, 83)), "nothing sent inside the window"
+        assert len(bot_api.messages_to(82)) == len(bot_api.messages_to(83)) == 1
+        done = await row(store, second)
+        assert (done.status, done.attempts) == (SENT, 1)
+    finally:
+        await store.close()
+
+
+CLAIM = "UPDATE deliveries SET status=?, attempts=(deliveries.attempts + ?)"  # as SQLAlchemy logs it
+
+
+async def test_a_stop_while_a_row_waits_at_the_flood_gate_leaves_it_pending_for_the_restart(
+    store: db.Store, bot_api: FakeBotApi
+) -> None:
+    bot_api.fail_next("sendMessage", 429, "Too Many Requests: retry after 30", parameters={"retry_after": 30})
+    flooded = await queue_alert(store, 84)
+    async with telegram_bot(bot_api.root, bot_api.token) as bot, watching("bot") as logs:
+        outbox = make_outbox(store, bot)
+        await outbox.start()
+        await logs.wait_for("telegram flood wait chat_id=84")
+        await outbox.drained()
+        waiting = await queue_alert(store, 85, key="nato-2")
+        outbox.wake()
+        await logs.wait_for("held at the flood gate chat_id=85")
+        asked = time.monotonic()
+        await outbox.stop()
+        assert time.monotonic() - asked < 2.0, "a stop does not wait out the gate"
+        held = await row(store, waiting)
+        assert (held.status, held.attempts) == (PENDING, 0)
+        refused = await row(store, flooded)
+        assert (refused.status, refused.last_error, refused.attempts) == (PENDING, "429 retry after", 1)
+
+        again = make_outbox(store, bot)  # a restart
+        await again.start()
+        await bot_api.wait_for_sent(1, chat_id=85)
+        await again.drained()
+        await again.stop()
+    assert len(bot_api.messages_to(85)) == 1 and not bot_api.messages_to(84)
+    assert (await row(store, waiting)).status == SENT
+    assert (await row(store, flooded)).status == PENDING, "still waiting out its 30 s, not uncertain"

@@ -67,6 +67,7 @@ from bot.db.outbox import (
     finish_delivery,
     mark_interrupted_sends,
     next_delivery_time,
+    release_delivery,
 )
 from bot.db.upkeep import Stats, delivery_counts, prune, stats
 
@@ -123,6 +124,7 @@ __all__ = [
     "receptive_chats",
     "record_feed_failure",
     "record_feed_success",
+    "release_delivery",
     "remove_feed",
     "remove_subscriptions",
     "renamed_links",

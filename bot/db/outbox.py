@@ -104,6 +104,17 @@ async def claim_delivery(session: AsyncSession, delivery_id: int) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+async def release_delivery(session: AsyncSession, delivery_id: int, next_attempt_at: datetime) -> None:
+    """Put a claimed row back, unsent and not counted as an attempt, to be tried at `next_attempt_at`."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
+        .values(
+            status=DeliveryStatus.PENDING, attempts=Delivery.attempts - 1, next_attempt_at=next_attempt_at
+        )
+    )
+
+
 async def finish_delivery(
     session: AsyncSession,
     delivery_id: int,

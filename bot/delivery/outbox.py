@@ -1,6 +1,8 @@
 """The "flush the outbox" use case: claim a pending row, send it, record the outcome.
 
-Pacing happens before a row is claimed, so a claimed row goes on the wire at once.
+Pacing (every token bucket and the 429 gate) happens before a row is claimed, and the
+gate is checked again after the claim, so a claimed row goes on the wire at once or back to
+pending; a stop while waiting leaves the row pending.
 At most one row per chat is in flight, which keeps each chat's alerts in order. The
 database row is the idempotency key: a row is claimed (pending → sending) before the
 request and marked sent after it, so a restart never sends a row twice.
@@ -91,6 +93,7 @@ class Outbox:
     async def stop(self, grace: float = 3.0) -> None:
         """Stop claiming; let sends in flight finish within `grace` seconds."""
         self._stopping = True
+        self.pacer.stop()
         self._wake.set()
         if self._loop_task is not None:
             await asyncio.wait({self._loop_task}, timeout=grace)
@@ -177,12 +180,23 @@ class Outbox:
             return
         async with self.store.read() as session:
             subs = [(s.id, s.query) for s in await db.list_subscriptions(session, chat_id) if not s.muted]
-        await self.pacer.acquire(chat_id)
-        if self._stopping:
-            return
+        if not await self.pacer.acquire(chat_id) or self._stopping:
+            return  # stopped while waiting for the limits: the row was never claimed, still pending
         async with self.store.write() as session:
             if not await db.claim_delivery(session, delivery_id):
                 return
+        if (wait := self.pacer.gate_wait()) > 0:
+            # Another chat's 429 closed the gate while this row was being claimed. Waiting here
+            # would hold a claimed row, which a stop turns uncertain: put it back instead.
+            logger.info(
+                "claimed row put back behind the flood gate delivery_id=%s wait=%.1fs", delivery_id, wait
+            )
+            retry_at = self.clock() + timedelta(seconds=wait)
+            await self._write_until_taken(
+                f"release delivery_id={delivery_id}",
+                lambda session: db.release_delivery(session, delivery_id, retry_at),
+            )
+            return
         await self._send(ctx, subs, attempts=ctx.delivery.attempts + 1)
 
     async def _send(self, ctx: db.DeliveryContext, subs: list[tuple[int, str]], attempts: int) -> None:
@@ -255,6 +269,7 @@ class Outbox:
                 await self._deactivate(chat_id, reason)
             case StopBot():
                 self._stopping = True
+                self.pacer.stop()
                 result = self.on_fatal()
                 if result is not None:
                     await result
@@ -272,7 +287,6 @@ class Outbox:
     ) -> int:
         """Send as HTML; once, as plain text, if Telegram cannot parse our HTML."""
         options = LinkPreviewOptions(is_disabled=True)
-        await self.pacer.wait_gate()
         try:
             msg = await self.bot.send_message(
                 chat_id,
