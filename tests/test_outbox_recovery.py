@@ -9,13 +9,15 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from bot import db
+from bot import db, render
 from bot.domain import DeliveryStatus
+from bot.i18n import translator
 from tests.fakes.bot_api import FakeBotApi
 from tests.outbox_rig import Relay, make_outbox, queue_alert, row, telegram_bot, watching
 
@@ -208,3 +210,24 @@ async def test_a_stop_while_a_row_waits_at_the_flood_gate_leaves_it_pending_for_
     assert len(bot_api.messages_to(85)) == 1 and not bot_api.messages_to(84)
     assert (await row(store, waiting)).status == SENT
     assert (await row(store, flooded)).status == PENDING, "still waiting out its 30 s, not uncertain"
+
+
+async def test_stats_show_uncertain_apart_from_failed(store: db.Store) -> None:
+    interrupted = await queue_alert(store, 86)
+    refused = await queue_alert(store, 86, key="nato-2")
+    await queue_alert(store, 87, key="nato-3")
+    async with store.write() as s:
+        assert await db.claim_delivery(s, interrupted)  # on the wire when the process died
+        await db.finish_delivery(s, refused, DeliveryStatus.FAILED, now=datetime.now(UTC), error="x")
+    async with store.write() as s:
+        assert await db.mark_interrupted_sends(s) == 1
+    async with store.read() as s:
+        numbers = await db.stats(s, datetime.now(UTC))
+    lines = render.stats_text(translator("en"), numbers).splitlines()
+    assert "Alerts in the last 24 h: 0 sent, 1 pending, 1 failed" in lines
+    assert lines[-1].startswith("Uncertain in the last 24 h: 1 (")
+    assert (
+        render.stats_text(translator("zh"), numbers)
+        .splitlines()[-1]
+        .startswith("过去 24 小时不确定的提醒：1（")
+    )

@@ -91,9 +91,8 @@ class StatsLike(Protocol):
 
 def stats_text(tr: Translator, s: StatsLike) -> str:
     d = s.deliveries_24h
-    failed = sum(
-        d.get(s, 0) for s in (DeliveryStatus.FAILED, DeliveryStatus.DROPPED, DeliveryStatus.UNCERTAIN)
-    )
+    # Uncertain is not failed: such an alert may well have arrived. It has its own line.
+    failed = d.get(DeliveryStatus.FAILED, 0) + d.get(DeliveryStatus.DROPPED, 0)
     return "\n".join(
         [
             tr("<b>Statistics</b>"),
@@ -106,6 +105,10 @@ def stats_text(tr: Translator, s: StatsLike) -> str:
                 sent=d.get(DeliveryStatus.SENT, 0),
                 pending=d.get(DeliveryStatus.PENDING, 0) + d.get(DeliveryStatus.SENDING, 0),
                 failed=failed,
+            ),
+            tr(
+                "Uncertain in the last 24 h: {n} (in flight at a stop: may have arrived, never resent)",
+                n=d.get(DeliveryStatus.UNCERTAIN, 0),
             ),
         ]
     )
