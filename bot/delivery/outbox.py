@@ -216,14 +216,14 @@ class Outbox:
             )
         if verdict.then is not None:
             await self._follow(chat_id, verdict.then)
-        outcome = verdict.outcome
+        outcome, finished_at = verdict.outcome, self.clock()
         await self._write_until_taken(
             f"outcome delivery_id={delivery_id} status={outcome.status}",
             lambda session: db.finish_delivery(
                 session,
                 delivery_id,
                 outcome.status,
-                now=self.clock(),
+                now=finished_at,
                 error=outcome.error,
                 message_id=outcome.message_id,
                 next_attempt_at=outcome.retry_at,
