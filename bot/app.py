@@ -153,6 +153,7 @@ class Runtime:
         self.services.outbox = Outbox(
             self.store,
             self.app.bot,
+            subscriptions=self.subscriptions,
             pacing=Pacing(
                 float(d.global_per_second), float(d.per_chat_per_second), float(d.group_per_minute)
             ),

@@ -4,7 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import NamedTuple
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outbox row stands; stored as its value."""
+
+    PENDING = "pending"  # waiting for its turn (or for its retry time)
+    SENDING = "sending"  # claimed: its request is on the wire
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (a 400 we cannot fix, or our own bug, repeated)
+    DROPPED = "dropped"  # not sent on purpose: the chat blocked us, paused, or the feed was removed
+    UNCERTAIN = "uncertain"  # was on the wire when a process died: may have arrived, never resent
+
+
+class FeedState(StrEnum):
+    """A feed's life; stored as its value."""
+
+    ACTIVE = "active"
+    GONE = "gone"  # answered 410: no longer polled
+    REMOVED = "removed"  # removed by an admin; the row stays for article identity
 
 
 class NewsbotError(Exception):

@@ -19,7 +19,16 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import db, feeds
-from bot.domain import Alert, FetchError, FetchResult, NewsbotError, Notice, ParsedFeed, StoredArticle
+from bot.domain import (
+    Alert,
+    FeedState,
+    FetchError,
+    FetchResult,
+    NewsbotError,
+    Notice,
+    ParsedFeed,
+    StoredArticle,
+)
 from bot.matching import match
 from bot.subscriptions import Subscriptions
 from bot.urls import normalize_feed_url, redact
@@ -31,7 +40,7 @@ DUPLICATE_WINDOW = timedelta(days=7)  # how far back the same story from another
 
 
 @dataclass(frozen=True, slots=True)
-class FeedState:
+class FeedSnapshot:
     """What a poll needs of a feed row, read before the fetch (no session is held across it)."""
 
     id: int
@@ -46,7 +55,7 @@ class FeedState:
     failure_notified: bool
 
     @classmethod
-    def of(cls, f: db.Feed) -> FeedState:
+    def of(cls, f: db.Feed) -> FeedSnapshot:
         return cls(
             f.id,
             f.url,
@@ -127,7 +136,7 @@ class Poller:
             await self.subscriptions.catch_up()  # changes another process (or task) logged
             now = self.clock()
             async with self.store.read() as session:
-                due = [FeedState.of(f) for f in await db.due_feeds(session, None if force else now)]
+                due = [FeedSnapshot.of(f) for f in await db.due_feeds(session, None if force else now)]
             report = TickReport()
             await asyncio.gather(*(self._poll_guarded(feed, report) for feed in due))
             report.polled = len(due)
@@ -142,7 +151,7 @@ class Poller:
             )
             return report
 
-    async def _poll_guarded(self, feed: FeedState, report: TickReport) -> None:
+    async def _poll_guarded(self, feed: FeedSnapshot, report: TickReport) -> None:
         try:
             async with self._gate:
                 result = await feeds.fetch(
@@ -169,7 +178,7 @@ class Poller:
 
     async def _store(
         self,
-        feed: FeedState,
+        feed: FeedSnapshot,
         result: FetchResult,
         parsed: ParsedFeed | None,
         digest: str | None,
@@ -213,7 +222,7 @@ class Poller:
         )
 
     async def _alertable(
-        self, session: AsyncSession, feed: FeedState, parsed: ParsedFeed, new: list[StoredArticle]
+        self, session: AsyncSession, feed: FeedSnapshot, parsed: ParsedFeed, new: list[StoredArticle]
     ) -> tuple[list[StoredArticle], int | None]:
         """New rows that really are new stories; at most the newest few when a poll floods."""
         keys = {e.key for e in parsed.entries}
@@ -250,7 +259,7 @@ class Poller:
                 alerts.append(alert)
         return alerts
 
-    async def _record_failure(self, feed: FeedState, exc: NewsbotError, report: TickReport) -> None:
+    async def _record_failure(self, feed: FeedSnapshot, exc: NewsbotError, report: TickReport) -> None:
         now = self.clock()
         retry_after = getattr(exc, "retry_after", None)
         gone = getattr(exc, "status", None) == 410
@@ -293,7 +302,7 @@ class Poller:
         url = normalize_feed_url(url)
         async with self.store.read() as session:
             existing = await db.feed_by_url(session, url)
-        if existing is not None and existing.state == "active":
+        if existing is not None and existing.state == FeedState.ACTIVE:
             return existing, False, 0
         result = await feeds.fetch(self.http, url, self.limits)
         if result.not_modified:

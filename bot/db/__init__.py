@@ -46,7 +46,16 @@ from bot.db.chats import (
     set_subscription_muted,
     upsert_chat,
 )
-from bot.db.engine import CHUNK, Store, UTCDateTime, make_engine, make_sessions, upgrade_schema
+from bot.db.engine import (
+    CHUNK,
+    Store,
+    UTCDateTime,
+    error_text,
+    is_unavailable,
+    make_engine,
+    make_sessions,
+    upgrade_schema,
+)
 from bot.db.feeds import (
     add_feed,
     due_feeds,
@@ -68,6 +77,7 @@ from bot.db.outbox import (
     finish_delivery,
     mark_interrupted_sends,
     next_delivery_time,
+    release_delivery,
 )
 from bot.db.upkeep import Stats, delivery_counts, prune, stats
 
@@ -105,6 +115,7 @@ __all__ = [
     "due_deliveries",
     "due_feeds",
     "enqueue_alerts",
+    "error_text",
     "feed_by_id_or_url",
     "feed_by_url",
     "finish_delivery",
@@ -114,6 +125,7 @@ __all__ = [
     "get_feed",
     "get_subscription",
     "insert_new_articles",
+    "is_unavailable",
     "last_change_seq",
     "latest_articles",
     "list_feeds",
@@ -129,6 +141,7 @@ __all__ = [
     "receptive_chats",
     "record_feed_failure",
     "record_feed_success",
+    "release_delivery",
     "remove_feed",
     "remove_subscriptions",
     "renamed_links",

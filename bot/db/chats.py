@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import _insert
 from bot.db.models import Chat, Delivery, Subscription
+from bot.domain import DeliveryStatus
 
 
 async def upsert_chat(
@@ -44,8 +45,8 @@ async def deactivate_chat(session: AsyncSession, chat_id: int) -> None:
     await session.execute(update(Chat).where(Chat.id == chat_id).values(active=False))
     await session.execute(
         update(Delivery)
-        .where(Delivery.chat_id == chat_id, Delivery.status == "pending")
-        .values(status="dropped", last_error="chat inactive")
+        .where(Delivery.chat_id == chat_id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.DROPPED, last_error="chat inactive")
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -51,18 +51,18 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, busy_timeout: float = 5.0) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout (seconds a write waits for a lock), foreign keys."""
     if url.startswith("sqlite"):
         if sqlite3.sqlite_version_info < (3, 35):
             raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old: RETURNING needs 3.35")
-        engine = create_async_engine(url, connect_args={"timeout": 5})
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
@@ -78,6 +78,22 @@ def error_reason(exc: BaseException) -> str:
         exc = exc.orig
     message = str(exc).strip()
     return message.splitlines()[0] if message else type(exc).__name__
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database could not take a statement just now (locked, disk full, connection lost): try later.
+
+    Errors in what was asked (a constraint, bad SQL, a bad value) are not: repeating them cannot help.
+    """
+    if isinstance(exc, IntegrityError | ProgrammingError | DataError):
+        return False
+    return isinstance(exc, DBAPIError | OSError)
+
+
+def error_text(exc: BaseException) -> str:
+    """A database error in one line, without its statement and parameters (they may hold user text)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return f"{type(cause).__name__}: {error_reason(cause)}"
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import _insert
 from bot.db.models import Article, Delivery, Feed
+from bot.domain import DeliveryStatus, FeedState
 
 
 async def add_feed(session: AsyncSession, url: str, name: str | None, now: datetime) -> tuple[Feed, bool]:
@@ -24,7 +25,7 @@ async def add_feed(session: AsyncSession, url: str, name: str | None, now: datet
         .values(
             url=url,
             name=name,
-            state="active",
+            state=FeedState.ACTIVE,
             first_polled=False,
             next_check_at=now,
             error_count=0,
@@ -35,9 +36,9 @@ async def add_feed(session: AsyncSession, url: str, name: str | None, now: datet
     )
     new_id = (await session.execute(stmt)).scalar_one_or_none()
     feed = (await session.execute(select(Feed).where(Feed.url == url))).scalar_one()
-    if new_id is None and feed.state in ("removed", "gone"):
+    if new_id is None and feed.state in (FeedState.REMOVED, FeedState.GONE):
         # Added again: polled afresh, its next poll a baseline, its old articles still known.
-        feed.state, feed.first_polled, feed.next_check_at, feed.error_count = "active", False, now, 0
+        feed.state, feed.first_polled, feed.next_check_at, feed.error_count = FeedState.ACTIVE, False, now, 0
         feed.name = name or feed.name
         await session.flush()
         return feed, True
@@ -53,13 +54,13 @@ async def get_feed(session: AsyncSession, feed_id: int) -> Feed | None:
 
 
 async def list_feeds(session: AsyncSession) -> Sequence[Feed]:
-    stmt = select(Feed).where(Feed.state != "removed").order_by(Feed.id)
+    stmt = select(Feed).where(Feed.state != FeedState.REMOVED).order_by(Feed.id)
     return (await session.execute(stmt)).scalars().all()
 
 
 async def due_feeds(session: AsyncSession, now: datetime | None) -> Sequence[Feed]:
     """Active feeds whose next check is due (every active one when `now` is None), most overdue first."""
-    stmt = select(Feed).where(Feed.state == "active").order_by(Feed.next_check_at)
+    stmt = select(Feed).where(Feed.state == FeedState.ACTIVE).order_by(Feed.next_check_at)
     if now is not None:
         stmt = stmt.where(Feed.next_check_at <= now)
     return (await session.execute(stmt)).scalars().all()
@@ -118,7 +119,7 @@ async def record_feed_failure(
             last_error=error[:500],
             failing_since=func.coalesce(Feed.failing_since, now),
             next_check_at=next_check_at,
-            state="gone" if gone else Feed.state,
+            state=FeedState.GONE if gone else Feed.state,
             failure_notified=notified,
         )
     )
@@ -134,12 +135,14 @@ async def feed_by_id_or_url(session: AsyncSession, ref: str) -> Feed | None:
 async def remove_feed(session: AsyncSession, feed_id: int) -> bool:
     """Stop a feed and its queued alerts; its articles and sent history stay (and keep their identity)."""
     result = await session.execute(
-        update(Feed).where(Feed.id == feed_id, Feed.state != "removed").values(state="removed")
+        update(Feed)
+        .where(Feed.id == feed_id, Feed.state != FeedState.REMOVED)
+        .values(state=FeedState.REMOVED)
     )
     article_ids = select(Article.id).where(Article.feed_id == feed_id)
     await session.execute(
         update(Delivery)
-        .where(Delivery.status == "pending", Delivery.article_id.in_(article_ids))
-        .values(status="dropped", last_error="feed removed")
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.article_id.in_(article_ids))
+        .values(status=DeliveryStatus.DROPPED, last_error="feed removed")
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

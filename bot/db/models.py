@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.db.engine import UTCDateTime
+from bot.domain import DeliveryStatus, FeedState
 
 
 class Base(DeclarativeBase):
@@ -33,7 +34,7 @@ class Feed(Base):
     body_sha256: Mapped[str | None] = mapped_column(String(64))
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(128))
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active | gone | removed
+    state: Mapped[str] = mapped_column(String(16), default=FeedState.ACTIVE)  # a FeedState
     first_polled: Mapped[bool] = mapped_column(Boolean, default=False)
     next_check_at: Mapped[datetime] = mapped_column(UTCDateTime)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -106,8 +107,7 @@ class Delivery(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("chats.id", ondelete="CASCADE"))
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     terms: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of matched terms
-    # pending | sending | sent | failed | dropped | uncertain
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)  # a DeliveryStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import UTCDateTime, _insert
 from bot.db.models import Article, Chat, Delivery, Feed
-from bot.domain import Alert
+from bot.domain import Alert, DeliveryStatus
 
 
 async def enqueue_alerts(session: AsyncSession, alerts: Iterable[Alert], now: datetime) -> int:
@@ -27,7 +27,7 @@ async def enqueue_alerts(session: AsyncSession, alerts: Iterable[Alert], now: da
             chat_id=a.chat_id,
             article_id=a.article_id,
             terms=json.dumps(list(a.terms), ensure_ascii=False),
-            status="pending",
+            status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -52,7 +52,7 @@ async def due_deliveries(
     """Pending rows that are due, oldest first, for chats not already in flight."""
     stmt = (
         select(Delivery)
-        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
     )
@@ -87,7 +87,7 @@ async def delivery_context(session: AsyncSession, delivery_id: int) -> DeliveryC
 
 
 async def next_delivery_time(session: AsyncSession) -> datetime | None:
-    stmt = select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
+    stmt = select(func.min(Delivery.next_attempt_at)).where(Delivery.status == DeliveryStatus.PENDING)
     value = (await session.execute(stmt)).scalar_one_or_none()
     if isinstance(value, datetime):
         return UTCDateTime().process_result_value(value, session.get_bind().dialect)
@@ -98,16 +98,27 @@ async def claim_delivery(session: AsyncSession, delivery_id: int) -> bool:
     """Move a pending row to 'sending'; False when someone else took it first."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "pending")
-        .values(status="sending", attempts=Delivery.attempts + 1)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def release_delivery(session: AsyncSession, delivery_id: int, next_attempt_at: datetime) -> None:
+    """Put a claimed row back, unsent and not counted as an attempt, to be tried at `next_attempt_at`."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
+        .values(
+            status=DeliveryStatus.PENDING, attempts=Delivery.attempts - 1, next_attempt_at=next_attempt_at
+        )
+    )
 
 
 async def finish_delivery(
     session: AsyncSession,
     delivery_id: int,
-    status: str,
+    status: DeliveryStatus,
     *,
     now: datetime,
     error: str | None = None,
@@ -116,7 +127,7 @@ async def finish_delivery(
 ) -> None:
     """Record a send's outcome on its row."""
     values: dict[str, Any] = {"status": status, "last_error": error[:500] if error else None}
-    if status == "sent":
+    if status == DeliveryStatus.SENT:
         values.update(sent_at=now, tg_message_id=message_id)
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
@@ -126,6 +137,8 @@ async def finish_delivery(
 async def mark_interrupted_sends(session: AsyncSession) -> int:
     """Rows left 'sending' by a killed process: never resent, counted as uncertain."""
     result = await session.execute(
-        update(Delivery).where(Delivery.status == "sending").values(status="uncertain")
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.UNCERTAIN)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

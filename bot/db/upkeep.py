@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.articles import count_articles
 from bot.db.models import Article, Chat, Delivery, Feed, Subscription
+from bot.domain import DeliveryStatus, FeedState
 
 
 async def delivery_counts(session: AsyncSession) -> dict[str, int]:
@@ -42,11 +43,11 @@ async def stats(session: AsyncSession, now: datetime) -> Stats:
     for active, paused, n in chat_rows:
         chats["blocked" if not active else "paused" if paused else "active"] += int(n)
     feed_rows = (
-        await session.execute(select(Feed.state, Feed.error_count).where(Feed.state != "removed"))
+        await session.execute(select(Feed.state, Feed.error_count).where(Feed.state != FeedState.REMOVED))
     ).all()
     feeds = {"healthy": 0, "failing": 0, "gone": 0}
     for state, errors in feed_rows:
-        feeds["gone" if state == "gone" else "failing" if errors else "healthy"] += 1
+        feeds["gone" if state == FeedState.GONE else "failing" if errors else "healthy"] += 1
     since = now - timedelta(hours=24)
     delivery_rows = (
         await session.execute(
@@ -74,6 +75,9 @@ async def prune(session: AsyncSession, now: datetime, *, retention_days: int) ->
         .values(summary="", content="")
     )
     done = await session.execute(
-        delete(Delivery).where(Delivery.created_at < cutoff, Delivery.status.not_in(["pending", "sending"]))
+        delete(Delivery).where(
+            Delivery.created_at < cutoff,
+            Delivery.status.not_in([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+        )
     )
     return int(bodies.rowcount), int(done.rowcount)  # type: ignore[attr-defined]

@@ -1,6 +1,8 @@
 """The "flush the outbox" use case: claim a pending row, send it, record the outcome.
 
-Pacing happens before a row is claimed, so a claimed row goes on the wire at once.
+Pacing (every token bucket and the 429 gate) happens before a row is claimed, and the
+gate is checked again after the claim, so a claimed row goes on the wire at once or back to
+pending; a stop while waiting leaves the row pending.
 At most one row per chat is in flight, which keeps each chat's alerts in order. The
 database row is the idempotency key: a row is claimed (pending → sending) before the
 request and marked sent after it, so a restart never sends a row twice.
@@ -16,37 +18,32 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TimedOut,
-)
+from telegram.error import BadRequest
 
 from bot import db, render
 from bot.buttons import Signer, alert_keyboard
+from bot.delivery.outcome import (
+    CloseGate,
+    Consequence,
+    DeactivateChat,
+    MoveChat,
+    StopBot,
+    sent,
+    verdict_of,
+)
 from bot.delivery.pacing import Pacer, Pacing
 from bot.delivery.view import alert_view
+from bot.domain import DeliveryStatus
 from bot.i18n import Translator, translator
+from bot.subscriptions import Subscriptions
 
 logger = logging.getLogger(__name__)
 
 
-GONE_CHAT_ERRORS = (
-    "chat not found",
-    "have no rights",
-    "not enough rights",
-    "need administrator rights",
-    "topic_closed",
-    "user is deactivated",
-)
-
-
-MAX_BUG_ATTEMPTS = 5
+RECORD_RETRY_FIRST = 0.1  # seconds before a refused write is tried again; doubled each time
+RECORD_RETRY_MAX = 10.0
 
 
 def utcnow() -> datetime:
@@ -61,6 +58,7 @@ class Outbox:
         store: db.Store,
         bot: Bot,
         *,
+        subscriptions: Subscriptions,
         pacing: Pacing,
         parallel_chats: int = 8,
         max_backoff: float = 300.0,
@@ -70,6 +68,7 @@ class Outbox:
     ) -> None:
         self.signer = signer
         self.store = store
+        self.subscriptions = subscriptions  # a chat that moved or is gone changes what the index knows
         self.bot = bot
         self.pacer = Pacer(pacing)
         self.parallel = parallel_chats
@@ -97,6 +96,7 @@ class Outbox:
     async def stop(self, grace: float = 3.0) -> None:
         """Stop claiming; let sends in flight finish within `grace` seconds."""
         self._stopping = True
+        self.pacer.stop()
         self._wake.set()
         if self._loop_task is not None:
             await asyncio.wait({self._loop_task}, timeout=grace)
@@ -168,7 +168,7 @@ class Outbox:
     async def _deliver(self, delivery_id: int) -> None:
         async with self.store.read() as session:
             ctx = await db.delivery_context(session, delivery_id)
-        if ctx is None or ctx.delivery.status != "pending":
+        if ctx is None or ctx.delivery.status != DeliveryStatus.PENDING:
             return
         chat_id = ctx.chat.id
         if not ctx.chat.active or ctx.chat.paused:
@@ -176,96 +176,128 @@ class Outbox:
                 await db.finish_delivery(
                     session,
                     delivery_id,
-                    "dropped",
+                    DeliveryStatus.DROPPED,
                     now=self.clock(),
                     error="chat paused" if ctx.chat.paused else "chat inactive",
                 )
             return
         async with self.store.read() as session:
             subs = [(s.id, s.query) for s in await db.list_subscriptions(session, chat_id) if not s.muted]
-        view, matched = alert_view(ctx, subs)
-        tr = translator(ctx.chat.language or "en")
-        keyboard = alert_keyboard(self.signer, tr, matched) if self.signer else None
-        await self.pacer.acquire(chat_id)
-        if self._stopping:
-            return
+        if not await self.pacer.acquire(chat_id) or self._stopping:
+            return  # stopped while waiting for the limits: the row was never claimed, still pending
         async with self.store.write() as session:
             if not await db.claim_delivery(session, delivery_id):
                 return
-        await self._send(delivery_id, chat_id, view, tr, keyboard, attempts=ctx.delivery.attempts + 1)
-
-    async def _send(
-        self,
-        delivery_id: int,
-        chat_id: int,
-        view: render.AlertView,
-        tr: Translator,
-        keyboard: InlineKeyboardMarkup | None,
-        attempts: int,
-    ) -> None:
-        outcome: tuple[str, str | None, int | None, datetime | None]
-        try:
-            message = await self._send_html_or_plain(chat_id, view, tr, keyboard)
-            outcome = ("sent", None, message, None)
-        except RetryAfter as exc:
-            wait = (
-                float(exc.retry_after.total_seconds())
-                if isinstance(exc.retry_after, timedelta)
-                else float(exc.retry_after)
+        if (wait := self.pacer.gate_wait()) > 0:
+            # Another chat's 429 closed the gate while this row was being claimed. Waiting here
+            # would hold a claimed row, which a stop turns uncertain: put it back instead.
+            logger.info(
+                "claimed row put back behind the flood gate delivery_id=%s wait=%.1fs", delivery_id, wait
             )
-            self.pacer.close_gate(wait + 0.5)
-            logger.warning("telegram flood wait chat_id=%s retry_after=%.1fs", chat_id, wait)
-            outcome = ("pending", "429 retry after", None, self.clock() + timedelta(seconds=wait + 0.5))
-        except ChatMigrated as exc:
-            logger.info("chat migrated old=%s new=%s", chat_id, exc.new_chat_id)
-            async with self.store.write() as session:
-                await db.migrate_chat(session, chat_id, exc.new_chat_id, self.clock())
-            outcome = ("pending", "chat migrated", None, self.clock())
-        except Forbidden as exc:
-            await self._deactivate(chat_id, str(exc))
-            outcome = ("dropped", str(exc), None, None)
-        except InvalidToken:
-            logger.critical("the bot token was refused by Telegram; stopping")
-            outcome = ("pending", "invalid token", None, self.clock())
-            self._stopping = True
-            result = self.on_fatal()
-            if result is not None:
-                await result
-        except BadRequest as exc:
-            if any(s in exc.message.lower() for s in GONE_CHAT_ERRORS):
-                await self._deactivate(chat_id, exc.message)
-                outcome = ("dropped", exc.message, None, None)
-            else:
-                logger.error("alert refused delivery_id=%s error=%s", delivery_id, exc.message)
-                outcome = ("failed", exc.message, None, None)
-        except TimedOut as exc:
-            logger.warning("send timed out, possible duplicate delivery_id=%s", delivery_id)
-            outcome = ("pending", f"timed out: {exc}", None, self._backoff(attempts))
-        except NetworkError as exc:
-            outcome = ("pending", f"network: {exc}", None, self._backoff(attempts))
-        except Exception as exc:  # our bug: retry a few times, then give up on this row
-            logger.exception("send crashed delivery_id=%s", delivery_id)
-            status = "failed" if attempts >= MAX_BUG_ATTEMPTS else "pending"
-            outcome = (status, f"internal: {type(exc).__name__}", None, self._backoff(attempts))
-        status, error, message_id, next_at = outcome
-        async with self.store.write() as session:
-            await db.finish_delivery(
+            retry_at = self.clock() + timedelta(seconds=wait)
+            await self._write_until_taken(
+                f"release delivery_id={delivery_id}",
+                lambda session: db.release_delivery(session, delivery_id, retry_at),
+            )
+            return
+        await self._send(ctx, subs, attempts=ctx.delivery.attempts + 1)
+
+    async def _send(self, ctx: db.DeliveryContext, subs: list[tuple[int, str]], attempts: int) -> None:
+        delivery_id, chat_id = ctx.delivery.id, ctx.chat.id
+        try:
+            # Rendered inside the guard: a bug there counts as an attempt, so it cannot loop.
+            view, tr, keyboard = self._render(ctx, subs)
+            verdict = sent(await self._send_html_or_plain(chat_id, view, tr, keyboard))
+        except Exception as exc:
+            verdict = verdict_of(
+                exc,
+                delivery_id=delivery_id,
+                chat_id=chat_id,
+                attempts=attempts,
+                now=self.clock(),
+                backoff_at=self._backoff(attempts),
+            )
+        if verdict.then is not None:
+            await self._follow(chat_id, verdict.then)
+        outcome, finished_at = verdict.outcome, self.clock()
+        await self._write_until_taken(
+            f"outcome delivery_id={delivery_id} status={outcome.status}",
+            lambda session: db.finish_delivery(
                 session,
                 delivery_id,
-                status,
-                now=self.clock(),
-                error=error,
-                message_id=message_id,
-                next_attempt_at=next_at,
-            )
-        logger.info("delivery done delivery_id=%s chat_id=%s status=%s", delivery_id, chat_id, status)
+                outcome.status,
+                now=finished_at,
+                error=outcome.error,
+                message_id=outcome.message_id,
+                next_attempt_at=outcome.retry_at,
+            ),
+        )
+        logger.info("delivery done delivery_id=%s chat_id=%s status=%s", delivery_id, chat_id, outcome.status)
+
+    async def _write_until_taken(self, what: str, write: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        """Run one write transaction, again and again while the database cannot take it."""
+
+        async def once() -> None:
+            async with self.store.write() as session:
+                await write(session)
+
+        await self._until_taken(what, once)
+
+    async def _until_taken(self, what: str, action: Callable[[], Awaitable[object]]) -> None:
+        """Run a write, again and again while the database cannot take it.
+
+        After a send, what Telegram answered is known only in memory: giving up here would leave
+        the row 'sending', which the next start marks uncertain and never sends.
+        """
+        delay = RECORD_RETRY_FIRST
+        while True:
+            try:
+                await action()
+                return
+            except Exception as exc:
+                if not db.is_unavailable(exc):
+                    raise
+                logger.warning(
+                    "database write failed, retrying %s retry_in=%.1fs error=%s",
+                    what,
+                    delay,
+                    db.error_text(exc),
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX)
+
+    async def _follow(self, chat_id: int, then: Consequence) -> None:
+        """Carry out what a failed send implies beyond its own row."""
+        match then:
+            case CloseGate(seconds):
+                self.pacer.close_gate(seconds)
+            case MoveChat(new_chat_id):
+                await self._until_taken(
+                    f"chat move old={chat_id} new={new_chat_id}",
+                    lambda: self.subscriptions.migrate(chat_id, new_chat_id, now=self.clock()),
+                )
+            case DeactivateChat(reason):
+                await self._deactivate(chat_id, reason)
+            case StopBot():
+                self._stopping = True
+                self.pacer.stop()
+                result = self.on_fatal()
+                if result is not None:
+                    await result
+
+    def _render(
+        self, ctx: db.DeliveryContext, subs: list[tuple[int, str]]
+    ) -> tuple[render.AlertView, Translator, InlineKeyboardMarkup | None]:
+        view, matched = alert_view(ctx, subs)
+        tr = translator(ctx.chat.language or "en")
+        keyboard = alert_keyboard(self.signer, tr, matched) if self.signer else None
+        return view, tr, keyboard
 
     async def _send_html_or_plain(
         self, chat_id: int, view: render.AlertView, tr: Translator, keyboard: InlineKeyboardMarkup | None
     ) -> int:
         """Send as HTML; once, as plain text, if Telegram cannot parse our HTML."""
         options = LinkPreviewOptions(is_disabled=True)
-        await self.pacer.wait_gate()
         try:
             msg = await self.bot.send_message(
                 chat_id,
@@ -285,8 +317,10 @@ class Outbox:
 
     async def _deactivate(self, chat_id: int, reason: str) -> None:
         logger.info("chat deactivated chat_id=%s reason=%s", chat_id, reason)
-        async with self.store.write() as session:
-            await db.deactivate_chat(session, chat_id)
+        await self._until_taken(
+            f"chat deactivation chat_id={chat_id}",
+            lambda: self.subscriptions.block(chat_id, now=self.clock()),
+        )
 
     def _backoff(self, attempts: int) -> datetime:
         delay = min(2 ** max(attempts - 1, 0), self.max_backoff) * self.rng.uniform(0.8, 1.2)

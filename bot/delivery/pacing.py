@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -42,6 +46,7 @@ class Pacer:
         self.global_bucket = TokenBucket(pacing.global_per_second, max(1.0, pacing.global_per_second / 5))
         self.chats: dict[int, TokenBucket] = {}
         self.gate_until = 0.0  # monotonic time before which nothing is sent
+        self._stopped = asyncio.Event()
 
     def _chat_bucket(self, chat_id: int) -> TokenBucket:
         bucket = self.chats.get(chat_id)
@@ -57,21 +62,32 @@ class Pacer:
             self.chats[chat_id] = bucket
         return bucket
 
-    async def acquire(self, chat_id: int) -> None:
-        """Wait until a message to this chat is within every limit, then spend the tokens."""
+    async def acquire(self, chat_id: int) -> bool:
+        """Wait until a message to this chat is within every limit, then spend the tokens.
+
+        False, with nothing spent, when the pacer was stopped first.
+        """
         chat = self._chat_bucket(chat_id)
-        while True:
-            wait = max(self.gate_until - time.monotonic(), chat.wait_time(), self.global_bucket.wait_time())
+        while not self._stopped.is_set():
+            gate = self.gate_wait()
+            wait = max(gate, chat.wait_time(), self.global_bucket.wait_time())
             if wait <= 0:
                 chat.take()
                 self.global_bucket.take()
-                return
-            await asyncio.sleep(wait)
+                return True
+            if gate > 0:
+                logger.debug("held at the flood gate chat_id=%s wait=%.1fs", chat_id, gate)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=wait)
+        return False
 
-    async def wait_gate(self) -> None:
-        """Hold a send that was paced before a RetryAfter closed the gate."""
-        while (wait := self.gate_until - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
+    def gate_wait(self) -> float:
+        """Seconds until the RetryAfter gate opens; 0 when it is open."""
+        return max(0.0, self.gate_until - time.monotonic())
 
     def close_gate(self, seconds: float) -> None:
         self.gate_until = max(self.gate_until, time.monotonic() + seconds)
+
+    def stop(self) -> None:
+        """End every wait at once: the sends behind them are not made."""
+        self._stopped.set()

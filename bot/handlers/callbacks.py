@@ -9,6 +9,7 @@ from telegram.error import BadRequest
 
 from bot import db, render
 from bot.buttons import Press, list_keyboard
+from bot.domain import FeedState
 from bot.handlers.common import is_bot_admin, may_manage_chat, now, tr_for
 from bot.handlers.reading import search_page
 from bot.handlers.user import parse_user_query
@@ -97,7 +98,7 @@ async def _act(
     if press.action == "rf":
         async with services.store.write() as session:
             feed = await db.get_feed(session, press.int_arg())
-            if feed is None or feed.state == "removed":
+            if feed is None or feed.state == FeedState.REMOVED:
                 return stale
             await db.remove_feed(session, feed.id)
         return (

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.domain import DeliveryStatus, FeedState
 from bot.i18n import Translator
 from bot.render.markup import clip, esc, split_message
 from bot.render.replies import age
@@ -43,7 +44,7 @@ def feed_list(tr: Translator, feeds: Sequence[FeedLike], *, admin: bool, now: da
         shown = redact(f.url) if admin else public_url(f.url)
         line = f"#{f.id} <b>{esc(clip(f.display_name, 100))}</b> — {esc(clip(shown, 300))}"
         if admin:
-            if f.state == "gone":
+            if f.state == FeedState.GONE:
                 health = tr("⛔ gone (HTTP 410): polling stopped")
             elif f.error_count:
                 health = tr(
@@ -92,7 +93,8 @@ class StatsLike(Protocol):
 
 def stats_text(tr: Translator, s: StatsLike) -> str:
     d = s.deliveries_24h
-    failed = d.get("failed", 0) + d.get("dropped", 0) + d.get("uncertain", 0)
+    # Uncertain is not failed: such an alert may well have arrived. It has its own line.
+    failed = d.get(DeliveryStatus.FAILED, 0) + d.get(DeliveryStatus.DROPPED, 0)
     return "\n".join(
         [
             tr("<b>Statistics</b>"),
@@ -102,9 +104,13 @@ def stats_text(tr: Translator, s: StatsLike) -> str:
             tr("Articles stored: {n}", n=s.articles),
             tr(
                 "Alerts in the last 24 h: {sent} sent, {pending} pending, {failed} failed",
-                sent=d.get("sent", 0),
-                pending=d.get("pending", 0) + d.get("sending", 0),
+                sent=d.get(DeliveryStatus.SENT, 0),
+                pending=d.get(DeliveryStatus.PENDING, 0) + d.get(DeliveryStatus.SENDING, 0),
                 failed=failed,
+            ),
+            tr(
+                "Uncertain in the last 24 h: {n} (in flight at a stop: may have arrived, never resent)",
+                n=d.get(DeliveryStatus.UNCERTAIN, 0),
             ),
         ]
     )
