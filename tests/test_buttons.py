@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.buttons import MAX_DATA, Press, Signer
+from bot.buttons import MAX_DATA, Action, Press, Signer
 from bot.services import SearchSessions
 
 SIGNER = Signer("123:secret")
@@ -16,9 +16,9 @@ SIGNER = Signer("123:secret")
     ids=["mute", "big-id", "all", "cancel", "feed", "page"],
 )
 def test_round_trip(action: str, args: tuple[object, ...]) -> None:
-    data = SIGNER.data(action, *args)
+    data = SIGNER.data(Action(action), *args)
     assert len(data.encode()) <= MAX_DATA
-    assert SIGNER.verify(data) == Press(action, tuple(map(str, args)))
+    assert SIGNER.verify(data) == Press(Action(action), tuple(map(str, args)))
 
 
 @pytest.mark.parametrize(
@@ -28,9 +28,9 @@ def test_round_trip(action: str, args: tuple[object, ...]) -> None:
         "",
         "m:1",
         "m:1:AAAAAAAA",
-        "zz:1:" + SIGNER.data("m", 1)[-8:],
+        "zz:1:" + SIGNER.data(Action.MUTE, 1)[-8:],
         "x" * 65,
-        "m:1:2:" + SIGNER.data("m", 1)[-8:],
+        "m:1:2:" + SIGNER.data(Action.MUTE, 1)[-8:],
     ],
     ids=["none", "empty", "unsigned", "bad-mac", "unknown-action", "too-long", "wrong-arity"],
 )
@@ -39,12 +39,12 @@ def test_forged_or_malformed_data_is_refused(data: str | None) -> None:
 
 
 def test_another_bots_signature_is_refused() -> None:
-    assert Signer("999:other").verify(SIGNER.data("m", 1)) is None
+    assert Signer("999:other").verify(SIGNER.data(Action.MUTE, 1)) is None
 
 
 def test_search_keys_are_valid_arguments() -> None:
     sessions = SearchSessions()
     for _ in range(200):
         key = sessions.new(1, "nato")
-        assert SIGNER.verify(SIGNER.data("p", key, 0)) is not None
+        assert SIGNER.verify(SIGNER.data(Action.PAGE, key, 0)) is not None
         assert sessions.get(key, 2) is None  # another chat's search is not yours

@@ -8,7 +8,7 @@ from functools import wraps
 from telegram import Update
 
 from bot import catalog, db, render
-from bot.buttons import confirm_keyboard
+from bot.buttons import Action, confirm_keyboard
 from bot.domain import UserInputError
 from bot.handlers.common import Handler, args_text, is_bot_admin, now, reply, tr_for
 from bot.opml import MAX_OPML_BYTES
@@ -58,7 +58,7 @@ async def removefeed(update: Update, context: BotContext) -> None:
         raise UserInputError(
             tr("No feed matches “{ref}”. See /feeds.", ref=render.esc(render.clip(ref, 100)))
         )
-    keyboard = confirm_keyboard(context.services.signer, tr, "rf", feed.id)
+    keyboard = confirm_keyboard(context.services.signer, tr, Action.REMOVE_FEED, feed.id)
     await reply(
         update,
         [

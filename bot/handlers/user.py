@@ -7,7 +7,7 @@ from datetime import timedelta
 from telegram import Update
 
 from bot import db, matching, render, search
-from bot.buttons import confirm_keyboard, list_keyboard
+from bot.buttons import Action, confirm_keyboard, list_keyboard
 from bot.domain import UserInputError
 from bot.handlers.common import (
     args_text,
@@ -135,7 +135,7 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
         )
     chat_id = chat_id_of(update)
     if text.lower() == "all":
-        keyboard = confirm_keyboard(context.services.signer, tr, "ua")
+        keyboard = confirm_keyboard(context.services.signer, tr, Action.UNSUBSCRIBE_ALL)
         await reply(update, [tr("Remove all subscriptions of this chat?")], keyboard)
         return
     ref = text.lstrip("#")
