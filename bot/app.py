@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import BotCommand, BotCommandScopeChat
+from telegram import BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
@@ -25,10 +25,11 @@ from bot.config import Settings
 from bot.db.engine import error_reason
 from bot.delivery import Outbox, Pacing
 from bot.domain import Notice, StartupError
+from bot.handlers import commands
 from bot.i18n import LANGUAGES, translator
 from bot.lock import HEARTBEAT_SECONDS, LockLost, ProcessLock
 from bot.poller import Poller
-from bot.render import COMMAND_MENU, notice_text
+from bot.render import notice_text
 from bot.services import BotContext, Services
 from bot.subscriptions import Subscriptions
 from bot.urls import normalize_feed_url, redact
@@ -212,10 +213,8 @@ class Runtime:
             for lang in LANGUAGES:
                 tr = translator(lang)
                 code = None if lang == "en" else lang
-                users = [BotCommand(name, tr(COMMAND_MENU[name])) for name in handlers.USER_COMMANDS]
-                admins = users + [
-                    BotCommand(name, tr(COMMAND_MENU[name])) for name in handlers.ADMIN_COMMANDS
-                ]
+                users = commands.menu(tr, admin=False)
+                admins = commands.menu(tr, admin=True)
                 await bot.set_my_commands(users, language_code=code)
                 for admin_id in self.settings.telegram.admins:
                     await bot.set_my_commands(admins, scope=BotCommandScopeChat(admin_id), language_code=code)

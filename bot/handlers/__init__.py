@@ -16,32 +16,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import admin, callbacks, errors, reading, user
+from bot.handlers import admin, callbacks, errors
+from bot.handlers.commands import COMMANDS
 from bot.handlers.common import now, tr_for
 from bot.services import BotContext
 
 logger = logging.getLogger(__name__)
-
-USER_COMMANDS = {
-    "start": user.start,
-    "help": user.help_,
-    "subscribe": user.subscribe,
-    "unsubscribe": user.unsubscribe,
-    "list": user.list_,
-    "latest": reading.latest,
-    "search": reading.search_,
-    "feeds": admin.feeds,
-    "pause": user.pause,
-    "resume": user.resume,
-    "lang": user.lang,
-}
-ADMIN_COMMANDS = {
-    "addfeed": admin.addfeed,
-    "removefeed": admin.removefeed,
-    "stats": admin.stats,
-    "export": admin.export,
-    "import": admin.import_,
-}
 
 
 async def flood_guard(update: Update, context: BotContext) -> None:
@@ -74,9 +54,10 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
     # Only new messages: an edited "/subscribe a" must not run again as "/subscribe b".
     only_new = filters.UpdateType.MESSAGE
-    for name, callback in {**USER_COMMANDS, **ADMIN_COMMANDS}.items():
-        # A slow /addfeed fetch runs beside other updates; the rest keep each chat's order.
-        app.add_handler(CommandHandler(name, callback, filters=only_new, block=name != "addfeed"))
+    for command in COMMANDS:
+        app.add_handler(
+            CommandHandler(command.name, command.handler, filters=only_new, block=command.blocking)
+        )
     # Commands in a document's caption are not seen by CommandHandler.
     opml_upload = filters.Document.ALL & filters.CaptionRegex(r"^/import(@\w+)?(\s|$)") & only_new
     app.add_handler(MessageHandler(opml_upload, admin.import_))

@@ -82,7 +82,8 @@ async def _may_press(update: Update, context: BotContext, who: Who) -> bool:
 
 
 async def _cancel(update: Update, context: BotContext, press: Press, chat_id: int) -> Edit:
-    return Edit(tr_for(update, context)("Cancelled."))
+    tr = tr_for(update, context)
+    return Edit(tr("Cancelled."))
 
 
 async def _unsubscribe_all(update: Update, context: BotContext, press: Press, chat_id: int) -> Edit:

@@ -1,4 +1,4 @@
-"""Subscriber commands: /start, /help, /subscribe, /unsubscribe, /list, /pause, /resume, /lang."""
+"""Subscriber commands: /subscribe, /unsubscribe, /list, /pause, /resume, /lang."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from telegram import Update
 
-from bot import db, matching, render, search
+from bot import db, render, search
 from bot.buttons import Action, confirm_keyboard, list_keyboard
 from bot.domain import UserInputError
 from bot.handlers.common import (
@@ -15,7 +15,6 @@ from bot.handlers.common import (
     chat_managers_only,
     chat_ref,
     ensure_chat,
-    is_bot_admin,
     now,
     reply,
     tr_for,
@@ -27,10 +26,6 @@ from bot.services import BotContext
 from bot.subscriptions import TooManySubscriptions
 
 BACKTEST_DAYS = 7
-
-
-def query_help(tr: Translator) -> str:
-    return matching.QUERY_HELP.get(tr.lang, matching.QUERY_HELP["en"])
 
 
 def parse_user_query(text: str, tr: Translator) -> Query:
@@ -63,24 +58,6 @@ QUERY_PROBLEMS = {
     "dangling_operator": N_("OR needs a term on each side"),
     "unknown_field": N_("only title: is a known field"),
 }
-
-
-async def start(update: Update, context: BotContext) -> None:
-    """Register the chat (or wake it after a block) and show the help."""
-    chat = update.effective_chat
-    assert chat is not None
-    tr = tr_for(update, context)
-    await context.services.subscriptions.register(chat_ref(update, context), now=now())
-    text = render.help_text(tr, admin=is_bot_admin(update, context), query_help=query_help(tr), welcome=True)
-    await reply(update, [text])
-
-
-async def help_(update: Update, context: BotContext) -> None:
-    """The command list and the query syntax."""
-    tr = tr_for(update, context)
-    await reply(
-        update, [render.help_text(tr, admin=is_bot_admin(update, context), query_help=query_help(tr))]
-    )
 
 
 @chat_managers_only

@@ -18,9 +18,6 @@ from bot.render.alerts import (
 )
 from bot.render.markup import MAX_MESSAGE, N_, clip, esc, safe_link, split_message, utf16_len
 from bot.render.replies import (
-    ADMIN_COMMANDS,
-    COMMAND_MENU,
-    USER_COMMANDS,
     ArticleLike,
     age,
     headline_line,
@@ -44,15 +41,12 @@ from bot.render.reports import (
 )
 
 __all__ = [
-    "ADMIN_COMMANDS",
-    "COMMAND_MENU",
     "MAX_MESSAGE",
     "N_",
     "SNIPPET_BUDGET",
     "SUMMARY_BUDGET",
     "TERMS_BUDGET",
     "TITLE_BUDGET",
-    "USER_COMMANDS",
     "AlertView",
     "ArticleLike",
     "FeedLike",

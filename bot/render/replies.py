@@ -7,52 +7,18 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.i18n import Translator
-from bot.render.markup import N_, clip, esc, safe_link, split_message
-
-USER_COMMANDS = [
-    ("/subscribe QUERY", N_("get an alert for every new article that matches")),
-    ("/unsubscribe ID | QUERY | all", N_("remove subscriptions")),
-    ("/list", N_("this chat's subscriptions")),
-    ("/latest [N] [QUERY]", N_("the newest headlines")),
-    ("/search QUERY", N_("search stored articles")),
-    ("/feeds", N_("the feed sources")),
-    ("/pause, /resume", N_("stop or restart alerts for this chat")),
-    ("/lang en|zh", N_("reply language")),
-    ("/help", N_("this message")),
-]
+from bot.render.markup import clip, esc, safe_link, split_message
 
 
-ADMIN_COMMANDS = [
-    ("/addfeed URL [NAME]", N_("add a feed (fetched once to check it)")),
-    ("/removefeed ID|URL", N_("remove a feed")),
-    ("/stats", N_("counts of chats, feeds, articles and alerts")),
-    ("/export", N_("the feed list as an OPML file")),
-    ("/import", N_("add the feeds of an OPML file (send it with this caption)")),
-]
-
-
-COMMAND_MENU = {
-    "start": N_("start and show help"),
-    "help": N_("commands and query syntax"),
-    "subscribe": N_("alerts for a query"),
-    "unsubscribe": N_("remove subscriptions"),
-    "list": N_("this chat's subscriptions"),
-    "latest": N_("the newest headlines"),
-    "search": N_("search stored articles"),
-    "feeds": N_("the feed sources"),
-    "pause": N_("stop alerts for this chat"),
-    "resume": N_("restart alerts for this chat"),
-    "lang": N_("reply language: en or zh"),
-    "addfeed": N_("add a feed"),
-    "removefeed": N_("remove a feed"),
-    "stats": N_("counts of chats, feeds, articles and alerts"),
-    "export": N_("the feed list as OPML"),
-    "import": N_("add feeds from an OPML file"),
-}
-
-
-def help_text(tr: Translator, *, admin: bool, query_help: str, welcome: bool = False) -> str:
-    """The command list and the query syntax."""
+def help_text(
+    tr: Translator,
+    *,
+    commands: Sequence[tuple[str, str]],
+    admin_commands: Sequence[tuple[str, str]],
+    query_help: str,
+    welcome: bool = False,
+) -> str:
+    """The command list, (usage, summary) pairs, and the query syntax."""
     lines = []
     if welcome:
         lines += [
@@ -63,10 +29,10 @@ def help_text(tr: Translator, *, admin: bool, query_help: str, welcome: bool = F
             "",
         ]
     lines.append(tr("<b>Commands</b>"))
-    lines += [f"{esc(cmd)} — {esc(tr(what))}" for cmd, what in USER_COMMANDS]
-    if admin:
+    lines += [f"{esc(cmd)} — {esc(tr(what))}" for cmd, what in commands]
+    if admin_commands:
         lines += ["", tr("<b>Admin commands</b>")]
-        lines += [f"{esc(cmd)} — {esc(tr(what))}" for cmd, what in ADMIN_COMMANDS]
+        lines += [f"{esc(cmd)} — {esc(tr(what))}" for cmd, what in admin_commands]
     lines += ["", tr("<b>Queries</b>"), esc(query_help)]
     return "\n".join(lines)
 
