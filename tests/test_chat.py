@@ -69,10 +69,16 @@ async def test_subscription_limit_and_bad_queries(
     await command(bot_api, 41, "/subscribe a1")
     await command(bot_api, 41, "/subscribe b2")
     assert "most allowed" in await command(bot_api, 41, "/subscribe c3")
-    odd = ["x" * 5000, "\x00\x07\u202e", "🙂🙂🙂", "<b>&amp;</b>", '"unclosed', "-only"]
-    for text in odd:
-        reply = await command(bot_api, 42, f"/subscribe {text}")
-        assert reply.startswith("⚠️") or "Subscribed" in reply, reply
+    odd = {
+        "x" * 5000: "⚠️ Query error at position 201: the query is longer than 200 characters",
+        "\x00\x07\u202e": "⚠️ Query error at position 1: the query is empty",
+        "🙂🙂🙂": "⚠️ Query error at position 1: the query is empty",
+        '"unclosed': "⚠️ Query error at position 1: a quote is not closed",
+        "-only": "⚠️ Query error at position 1: the query needs at least one word to look for",
+    }
+    for text, error in odd.items():
+        assert await command(bot_api, 42, f"/subscribe {text}") == error
+    assert "Subscribed #3: <b>&amp;</b>" in await command(bot_api, 42, "/subscribe <b>&amp;</b>")  # as text
     assert not bot_api.rejected
     async with runtime.store.read() as session:
         assert len(await db.list_subscriptions(session, 41)) == 2
