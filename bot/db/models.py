@@ -107,6 +107,8 @@ class Delivery(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("chats.id", ondelete="CASCADE"))
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     terms: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of matched terms
+    # JSON list of the ids of the chat's subscriptions that matched (empty for rows queued before 0007)
+    subscription_ids: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)  # a DeliveryStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
