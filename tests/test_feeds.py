@@ -596,8 +596,9 @@ def test_empty_items_are_dropped() -> None:
         (format_datetime(NOW + timedelta(hours=12)), NOW + timedelta(hours=12)),
         ("not a date", NOW),
         (None, NOW),
+        ("Sun Jan  4 16:29:06 PST 2004", datetime(2004, 1, 5, 0, 29, 6, tzinfo=UTC)),
     ],
-    ids=["past", "epoch", "far-future", "slightly-ahead", "garbage", "missing"],
+    ids=["past", "epoch", "far-future", "slightly-ahead", "garbage", "missing", "asctime-by-feedparser"],
 )
 def test_s2_input_13_published(pub: str | None, expected: datetime) -> None:
     (entry,) = _parse(rss([{"title": "t", "guid": "g", "pubDate": pub}])).entries
@@ -785,6 +786,53 @@ def test_numeric_dates(pub: str, expected: datetime) -> None:
     assert entry.published == expected
 
 
+DATES = [
+    ("mer, 16 nov 2022 00:38:15 +0100", datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC), "italian"),
+    ("Mi, 16 Nov 2022 00:38:15 +0100", datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC), "german"),
+    ("Do, 05 Mär 2020 10:00:00 MEZ", datetime(2020, 3, 5, 9, tzinfo=UTC), "german-umlaut-zone-name"),
+    ("mié, 16 nov 2022 00:38:15 +0100", datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC), "spanish"),
+    ("Seg, 24 Set 2018 19:35:07 -0300", datetime(2018, 9, 24, 22, 35, 7, tzinfo=UTC), "portuguese"),
+    ("lun., 03 févr. 2020 10:00:00 +0100", datetime(2020, 2, 3, 9, tzinfo=UTC), "french"),
+    ("ma, 03 mrt 2020 10:00:00 +0100", datetime(2020, 3, 3, 9, tzinfo=UTC), "dutch"),
+    ("Fri,24 Nov 2023 10:00:00 GMT", datetime(2023, 11, 24, 10, tzinfo=UTC), "no-space-after-comma"),
+    ("24 Nov 2023 10:00 +0000", datetime(2023, 11, 24, 10, tzinfo=UTC), "no-weekday"),
+    ("Wed, 27 July 2011 01:30:00 EST", datetime(2011, 7, 27, 6, 30, tzinfo=UTC), "full-month-name"),
+    ("2022年11月16日 00:38", datetime(2022, 11, 16, 0, 38, tzinfo=UTC), "chinese"),
+    ("2024年6月25日(火) 14時7分", datetime(2024, 6, 25, 14, 7, tzinfo=UTC), "japanese"),
+    ("2004년 05월 28일 01:31:15", datetime(2004, 5, 28, 1, 31, 15, tzinfo=UTC), "korean"),
+    ("2013-01-28T11:30:00-06:00", datetime(2013, 1, 28, 17, 30, tzinfo=UTC), "rfc3339"),
+    ("2013-01-28T11:30:00-06:00Textra", NOW, "junk-after-a-date"),
+    ("22013", NOW, "bare-number"),
+    ("2022", NOW, "year-only"),
+    ("2022-11", NOW, "no-day"),
+    ("Mon, 31 Feb 2022 10:00:00 +0100", NOW, "impossible-day"),
+    ("16 Brumaire 2022 10:00", NOW, "unknown-month-word"),
+]
+
+
+@pytest.mark.parametrize(("pub", "expected"), [c[:2] for c in DATES], ids=[c[2] for c in DATES])
+def test_dates_by_their_numbers_and_zone(pub: str, expected: datetime) -> None:
+    (entry,) = _parse(rss([{"title": "t", "guid": "g", "pubDate": pub}])).entries
+    assert entry.published == expected
+    item = {"id": "g", "content_text": "t", "date_published": pub}
+    (entry,) = _parse(json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [item]})).entries
+    assert entry.published == expected
+
+
+@pytest.mark.parametrize("pub", ["2022年11月16日 00:38", "2022", "2022-11", "22013"])
+def test_dates_never_depend_on_the_clock(monkeypatch: pytest.MonkeyPatch, pub: str) -> None:
+    """feedparser fills in what a string lacks from time.gmtime(); two clocks, one answer."""
+    doc = rss([{"title": "t", "guid": "g", "pubDate": pub}])
+    seen = set()
+    for clock in (
+        time.struct_time((2026, 1, 20, 0, 0, 0, 1, 20, 0)),
+        time.struct_time((2030, 7, 9, 0, 0, 0, 1, 190, 0)),
+    ):
+        monkeypatch.setattr(time, "gmtime", lambda *_, c=clock: c)
+        seen.add(_parse(doc).entries[0].published)
+    assert len(seen) == 1
+
+
 @pytest.mark.parametrize(
     ("channel", "expected"),
     [
@@ -904,8 +952,9 @@ def test_broken_dates_file() -> None:
     feed = _parse((DATA / "broken-dates-rss2.xml").read_bytes())
     published = {e.guid: e.published for e in feed.entries}
     assert len(published) == 12
-    for case in ("far-future", "garbage", "empty", "portuguese", "out-of-range", "huge-year", "missing"):
+    for case in ("far-future", "garbage", "empty", "out-of-range", "huge-year", "missing"):
         assert published[f"urn:dates:{case}"] == NOW, case
+    assert published["urn:dates:portuguese"] == datetime(2018, 9, 24, 22, 35, 7, tzinfo=UTC)
     assert published["urn:dates:epoch"] == datetime(1970, 1, 1, tzinfo=UTC)
     assert published["urn:dates:slash-no-zone"] == datetime(2020, 1, 10, 14, 23, tzinfo=UTC)
     assert published["urn:dates:est-double-space"] == datetime(2025, 11, 5, 18, 52, 10, tzinfo=UTC)
