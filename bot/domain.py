@@ -66,6 +66,10 @@ class EntryDraft:
     # Identity of `link` for comparisons only (urls.canonical_link): tracking parameters and the
     # fragment dropped, http folded into https. Display `link`, never this.
     canonical_link: str | None = None
+    # Set when other entries of this fetch share the GUID: the plain GUID key (which only the entry
+    # already stored under it keeps) and this entry's key by its own content (link, title, summary).
+    guid_key: str | None = None
+    content_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

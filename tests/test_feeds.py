@@ -609,16 +609,35 @@ def test_s1_row9_s2_input_10_repeated_guids_get_distinct_keys() -> None:
     items = [{"title": f"t{i}", "guid": "same", "link": f"https://x.example/{i}"} for i in range(50)]
     items += [{"title": "dup", "guid": "twice", "link": "https://x.example/same"}] * 2
     keys = [e.key for e in _parse(rss(items)).entries]
-    assert len(keys) == len(set(keys)) == 52
-    assert keys[0] == hashlib.sha256(b"same|https://x.example/0").hexdigest()
+    assert len(keys) == len(set(keys)) == 51  # the second "dup" repeats the first in every respect
+    assert keys[0] == hashlib.sha256(b"same").hexdigest()
+
+
+SHARED = [{"title": t, "guid": "same", "link": "https://x.example/one", "description": t} for t in "ABCD"]
+
+
+def test_shared_guid_keys_come_from_content_never_position() -> None:
+    """The first entry holds the plain GUID key; every entry's own key is the same wherever it stands."""
+    a, b, c, d = SHARED
+    own = {}
+    for order in ([a, b, c], [d, a, b, c], [c, b], [b, d, a]):
+        entries = _parse(rss(order)).entries
+        assert entries[0].key == hashlib.sha256(b"same").hexdigest()
+        assert [e.key for e in entries[1:]] == [e.content_key for e in entries[1:]]
+        for e in entries:
+            assert own.setdefault(e.title, e.content_key) == e.content_key
+            assert e.guid_key == hashlib.sha256(b"same").hexdigest()
+    assert len(set(own.values())) == 4
+    (alone,) = _parse(rss([a])).entries
+    assert alone.key == hashlib.sha256(b"same").hexdigest() and alone.guid_key is None
 
 
 def test_s1_row9_s2_input_10_items_without_guid_or_link_get_distinct_keys() -> None:
     items = [{"title": f"t{i}", "description": "same text"} for i in range(5)]
-    items += [{"title": "twin", "description": "d"}] * 2
+    items += [{"title": "twin", "description": "d"}] * 2  # one entry listed twice: kept once
     items += [{"title": f"shared link {i}", "link": "https://x.example/one"} for i in range(3)]
     keys = [e.key for e in _parse(rss(items)).entries]
-    assert len(set(keys)) == len(keys) == 10
+    assert len(set(keys)) == len(keys) == 9
 
 
 def test_s1_row11_keys_are_stable_across_parses_fetch_times_and_moves() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ async def insert_new_articles(
     """Store entries not stored before; return only the rows really inserted."""
     if not drafts:
         return []
+    drafts = await _settle_shared_guids(session, feed_id, drafts)
     seen: set[str] = set()
     rows = []
     # Oldest first, so article ids grow with recency and "newest" is an index scan on the key.
@@ -97,6 +99,35 @@ async def insert_new_articles(
             for r in (await session.execute(back)).all()
         )
     return sorted(inserted, key=lambda a: a.id)
+
+
+async def _settle_shared_guids(
+    session: AsyncSession, feed_id: int, drafts: Sequence[EntryDraft]
+) -> Sequence[EntryDraft]:
+    """Entries sharing a GUID: the plain GUID key stays with the article stored under it (the entry
+    with its title and link), wherever that entry now stands; every other one goes by its content."""
+    plain = {d.guid_key for d in drafts if d.guid_key}
+    if not plain:
+        return drafts
+    owners: dict[str, tuple[str, str | None]] = {}
+    for chunk in _chunks(sorted(plain)):
+        stmt = select(Article.key, Article.title, Article.link).where(
+            Article.feed_id == feed_id, Article.key.in_(chunk)
+        )
+        owners.update((key, (title, link)) for key, title, link in (await session.execute(stmt)).all())
+    settled = []
+    for d in drafts:
+        if d.guid_key in owners and d.content_key:
+            owns = (d.title, d.link) == owners[d.guid_key]
+            if owns:
+                del owners[d.guid_key]  # one owner per key
+            d = replace(d, key=d.guid_key if owns else d.content_key)
+        settled.append(d)
+    return settled
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[start : start + CHUNK] for start in range(0, len(items), CHUNK)]
 
 
 def _sha(text: str) -> str:
