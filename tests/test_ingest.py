@@ -99,7 +99,7 @@ async def alerted_titles(runtime: Any, api: FakeBotApi, chat_id: int = 70) -> li
     return [m.text.split("\n")[0] for m in api.messages_to(chat_id)[1:]]
 
 
-@pytest.mark.parametrize("link", ["own"], ids=["own-links"])
+@pytest.mark.parametrize("link", ["own", "shared"], ids=["own-links", "shared-link"])
 async def test_shared_guid_items_come_and_go_each_alerted_once(
     bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer, link: str | None
 ) -> None:
@@ -113,6 +113,22 @@ async def test_shared_guid_items_come_and_go_each_alerted_once(
         assert (report.new_articles, report.alerts) == (alerts, alerts), [i["title"] for i in items]
     titles = await alerted_titles(runtime, bot_api)
     assert sorted(titles) == [f"NATO shared-guid story {n}" for n in range(1, 6)]
+
+
+async def test_a_daily_title_of_one_feed_alerts_every_day(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    """The cross-feed rule is for copies in other feeds, not for a feed's own recurring titles."""
+    runtime = await started(bots, make_settings, feed_server, [])
+    await subscribe(bot_api)
+    first_day = datetime.now(UTC) - timedelta(days=5)  # in the past: the alerts are due at once
+    briefings: list[dict[str, str]] = []
+    for day in range(4):
+        runtime.poller.clock = lambda day=day: first_day + timedelta(days=day)
+        briefings.insert(0, item(day, title="NATO daily briefing", link=f"https://news.example.com/b/{day}"))
+        feed_server.set_feed("/f.xml", rss(briefings, title="F"))
+        assert (await runtime.poller.tick(force=True)).alerts == 1, day
+    assert await alerted_titles(runtime, bot_api) == ["NATO daily briefing"] * 4
 
 
 async def test_s1_rows_12_13_dates_and_rotating_guids_make_nothing_new(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -135,20 +136,18 @@ def _sha(text: str) -> str:
 
 
 async def renamed_links(
-    session: AsyncSession, feed_id: int, new: Sequence[StoredArticle], current_keys: set[str]
+    session: AsyncSession, feed_id: int, new: Sequence[StoredArticle], entries: Sequence[EntryDraft]
 ) -> set[str]:
     """Link hashes of new rows that only renamed a stored article (its GUID changed, its link did not).
 
-    The stored article must have vanished from this fetch, and the link must be unique in it, so
-    distinct items that share one link (a feed linking everything to its home page) still count.
+    The stored article must have vanished from this fetch (`entries`), and the link must be unique in
+    it, so distinct items that share one link (a feed linking everything to its home page) still count.
     """
-    counts: dict[str, int] = {}
-    for a in new:
-        if a.link_hash:
-            counts[a.link_hash] = counts.get(a.link_hash, 0) + 1
-    unique = [h for h, n in counts.items() if n == 1]
+    counts = Counter(_sha(e.canonical_link) for e in entries if e.canonical_link)
+    unique = sorted({a.link_hash for a in new if a.link_hash and counts[a.link_hash] == 1})
     if not unique:
         return set()
+    current_keys = {key for e in entries for key in (e.key, e.content_key) if key}
     new_ids = [a.id for a in new]
     stmt = select(Article.link_hash, Article.key).where(
         Article.feed_id == feed_id, Article.link_hash.in_(unique), Article.id.not_in(new_ids)
@@ -159,7 +158,10 @@ async def renamed_links(
 async def chats_alerted_for_same_story(
     session: AsyncSession, article: StoredArticle, since: datetime
 ) -> set[int]:
-    """Chats already alerted (or queued) for the same story from another feed: same link or title."""
+    """Chats already alerted (or queued) for the same story from another feed: same link or title.
+
+    Only other feeds: within one feed the key says what is new, and a feed's own recurring title
+    ("NATO daily briefing") or shared link (its home page) is a new story each time."""
     conds = []
     if article.link_hash:
         conds.append(Article.link_hash == article.link_hash)
@@ -170,7 +172,7 @@ async def chats_alerted_for_same_story(
     stmt = (
         select(Delivery.chat_id)
         .join(Article, Article.id == Delivery.article_id)
-        .where(or_(*conds), Article.id != article.id, Article.first_seen_at >= since)
+        .where(or_(*conds), Article.feed_id != article.feed_id, Article.first_seen_at >= since)
     )
     return set((await session.execute(stmt)).scalars().all())
 
