@@ -512,6 +512,10 @@ LINKS = [
     ("data:text/html,<script>x</script>", None, "data"),
     ("mailto:a@b.example", None, "mailto"),
     ("https://user:pw@creds.example/x", "https://creds.example/x", "credentials-dropped"),
+    ("www.example.com/news/1.html", "http://www.example.com/news/1.html", "scheme-less-www-host"),
+    ("news.example.org/a/2.html", "http://news.example.org/a/2.html", "scheme-less-host"),
+    ("story.html", "http://feeds.example/dir/story.html", "relative-file"),
+    ("archive/story.php?id=3", "http://feeds.example/dir/archive/story.php?id=3", "relative-path"),
 ]
 
 
@@ -520,6 +524,65 @@ def test_s2_input_8_links(link: str, expected: str | None) -> None:
     doc = rss([{"title": "t", "link": link, "guid": "g"}])
     (entry,) = _parse(doc, url="http://reader:s3cret@feeds.example/dir/feed.xml").entries
     assert entry.link == expected
+
+
+ORIG_LINKS = (
+    '<?xml version="1.0"?><rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"'
+    ' xmlns:pheedo="http://www.pheedo.com/namespace/pheedo"><channel><title>t</title>'
+    "<item><title>a</title><guid>urn:a</guid><link>http://feeds.feedburner.com/~r/news/~3/abc/</link>"
+    "<feedburner:origLink>https://news.example/2024/a?utm_source=feedburner</feedburner:origLink></item>"
+    "<item><title>b</title><guid>urn:b</guid><link>http://ads.pheedo.com/click.phdo?i=1</link>"
+    "<pheedo:origLink>https://news.example/2024/b</pheedo:origLink></item>"
+    "<item><title>c</title><guid>urn:c</guid><link>http://feeds.feedburner.com/~r/news/~3/c/</link>"
+    "<feedburner:origLink>javascript:alert(1)</feedburner:origLink></item>"
+    "</channel></rss>"
+)
+
+
+def test_orig_link_is_the_article_link() -> None:
+    a, b, c = _parse(ORIG_LINKS).entries
+    assert a.link == "https://news.example/2024/a?utm_source=feedburner"
+    assert a.canonical_link == "https://news.example/2024/a"  # what duplicate detection compares
+    assert b.link == "https://news.example/2024/b"
+    assert c.link == "http://feeds.feedburner.com/~r/news/~3/c/"  # an unusable origLink is ignored
+    assert a.key == hashlib.sha256(b"urn:a").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("guid", "expected"),
+    [
+        ("<guid>12345</guid>", None),
+        ("<guid>abc123</guid>", None),
+        ("<guid>1</guid>", None),
+        ('<guid isPermaLink="false">https://x.example/not-a-permalink</guid>', None),
+        ('<guid isPermaLink="true">https://x.example/permalink</guid>', "https://x.example/permalink"),
+        ("<guid>tag:x.example,2024:1</guid>", None),
+    ],
+    ids=["number", "word", "one", "not-permalink", "permalink-url", "tag-uri"],
+)
+def test_a_guid_that_is_not_a_url_never_becomes_the_link(guid: str, expected: str | None) -> None:
+    doc = rss([{"title": "x"}]).replace("<title>x</title>", f"<title>x</title>{guid}")
+    (entry,) = _parse(doc).entries
+    assert entry.link == expected
+
+
+@pytest.mark.parametrize(
+    ("atom_id", "expected"), [("1", None), ("https://x.example/e", "https://x.example/e")]
+)
+def test_an_atom_id_that_is_not_a_url_never_becomes_the_link(atom_id: str, expected: str | None) -> None:
+    (entry,) = _parse(atom([{"title": "x", "id": atom_id}])).entries
+    assert entry.link == expected
+
+
+def test_link_text_url_wins_over_another_scheme_in_an_attribute() -> None:
+    doc = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        '<guid isPermaLink="false">p1</guid>'
+        '<link uri="at://did:plc:abc/app.bsky.feed.post/3k">https://bsky.example/profile/abc/post/3k</link>'
+        "</item></channel></rss>"
+    )
+    (entry,) = _parse(doc).entries
+    assert entry.link == "https://bsky.example/profile/abc/post/3k"
 
 
 HOSTILE_TITLES = [

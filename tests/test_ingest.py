@@ -99,7 +99,7 @@ async def alerted_titles(runtime: Any, api: FakeBotApi, chat_id: int = 70) -> li
     return [m.text.split("\n")[0] for m in api.messages_to(chat_id)[1:]]
 
 
-@pytest.mark.parametrize("link", ["own", "shared"], ids=["own-links", "shared-link"])
+@pytest.mark.parametrize("link", ["own", "shared", None], ids=["own-links", "shared-link", "no-links"])
 async def test_shared_guid_items_come_and_go_each_alerted_once(
     bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer, link: str | None
 ) -> None:
@@ -113,6 +113,8 @@ async def test_shared_guid_items_come_and_go_each_alerted_once(
         assert (report.new_articles, report.alerts) == (alerts, alerts), [i["title"] for i in items]
     titles = await alerted_titles(runtime, bot_api)
     assert sorted(titles) == [f"NATO shared-guid story {n}" for n in range(1, 6)]
+    if link is None:  # the GUID "same" is no URL: the alerts go without a link, the title as text
+        assert not any(m.links for m in bot_api.messages_to(70)[1:])
 
 
 async def test_a_daily_title_of_one_feed_alerts_every_day(

@@ -17,7 +17,7 @@ from bot.domain import EntryDraft, ParsedFeed, ParseError
 from bot.feeds.dates import entry_date, iso_date
 from bot.feeds.fetcher import _DIGITS
 from bot.feeds.keys import Item, with_keys
-from bot.feeds.links import CONTROL, absolute_link, alternate_link, key_link
+from bot.feeds.links import CONTROL, absolute_link, entry_links, keep_link_text, key_link
 from bot.text import clean_text, clean_title, summarize
 from bot.urls import canonical_link, without_credentials
 
@@ -67,7 +67,7 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str], now: dateti
         return _parse_json_feed(body, base, now)
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/xml")
     content_type = _bom_charset(body, content_type)
-    body = _defuse_entities(body)
+    body = keep_link_text(_defuse_entities(body))
     # Bytes in a BytesIO, never a str: feedparser opens a str that looks like a path or URL.
     # No Content-Location: feedparser would resolve GUIDs against it, tying article identity to
     # the feed URL; links are resolved against the URL below instead. HTML sanitizing and URI
@@ -84,15 +84,15 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str], now: dateti
     items = []
     for e in doc.entries:
         content = (e.get("content") or [{}])[0]
-        link = absolute_link(e.get("link"), base)
+        link, link_for_key = entry_links(e, base)
         items.append(
             _item(
                 now,
                 guid=str(e.get("id") or ""),
                 raw_text=f"{e.get('title', '')}\n{e.get('summary', '')}",
-                key_link=key_link(e.get("link"), link),
+                key_link=link_for_key,
                 title=_field(e.get("title"), e.get("title_detail"), atom, limit=MAX_TITLE_CHARS, title=True),
-                link=link or alternate_link(e.get("links"), base),
+                link=link,
                 published=entry_date(e),
                 summary=_field(
                     e.get("summary") or e.get("description"),
