@@ -605,6 +605,44 @@ def test_s2_input_7_15_hostile_titles(title: str, expected: str) -> None:
     assert entry.title == expected
 
 
+RSS_TITLES = [
+    ("&lt;/example&gt;", "</example>", "escaped-close-tag-is-text"),
+    ("The &lt;blink&gt; tag is back", "The <blink> tag is back", "escaped-tag-is-text"),
+    ("Vec&lt;T&gt; in Rust", "Vec<T> in Rust", "generics"),
+    ("&lt;b&gt;Bold&lt;/b&gt; move", "Bold move", "clearly-html-pair"),
+    ("Line&lt;br/&gt;break", "Line break", "clearly-html-void"),
+    ("Fish &amp;amp; chips", "Fish & chips", "double-escaped-entity"),
+    ("sa&lt;!-- -- nonwhitespace &gt;fe", "safe", "unterminated-comment"),
+    ("sa<![CDATA[<!-- comment -->]]>fe", "safe", "comment-in-cdata"),
+    ("Q&amp;A: a &lt; b", "Q&A: a < b", "plain-comparison"),
+]
+
+
+@pytest.mark.parametrize(("title", "expected"), [c[:2] for c in RSS_TITLES], ids=[c[2] for c in RSS_TITLES])
+def test_rss_titles_are_plain_text_unless_clearly_html(title: str, expected: str) -> None:
+    doc = rss([{"title": "PLACEHOLDER", "guid": "g"}]).replace("PLACEHOLDER", title)
+    (entry,) = _parse(doc).entries
+    assert entry.title == expected
+
+
+def test_zero_width_joiners_are_part_of_the_text() -> None:
+    persian, family = "می\u200cخواهم", "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    doc = rss([{"title": f"{persian} {family}", "guid": "g", "description": f"<p>{persian} {family}</p>"}])
+    (entry,) = _parse(doc).entries
+    assert entry.title == f"{persian} {family}" and entry.summary == f"{persian} {family}"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [("utf-32-le", b"\xff\xfe\x00\x00"), ("utf-32-be", b"\x00\x00\xfe\xff")],
+    ids=["le", "be"],
+)
+def test_a_utf32_bom_is_read_as_utf32(encoding: str, bom: bytes) -> None:
+    doc = rss([{"title": "Grüße 中文", "guid": "1"}]).replace('encoding="utf-8"', 'encoding="utf-32"')
+    feed = _parse(bom + doc.encode(encoding), headers={"Content-Type": "application/rss+xml"})
+    assert [e.title for e in feed.entries] == ["Grüße 中文"]
+
+
 def test_s2_input_1_billion_laughs_is_not_expanded() -> None:
     levels = ['<!ENTITY a0 "lol">'] + [f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 8)]
     doc = (

@@ -32,7 +32,10 @@ CLEAN = [
     ("a&#0;b", "a\ufffdb", "nul-entity"),
     ("a\x00b\x07c\x1bd", "abcd", "c0-controls"),
     ("a\x85b\x9fc", "abc", "c1-controls"),
-    ("a\u200bb\u200cc\u200dd\ufeffe", "abcde", "zero-width"),
+    ("a\u200bb\ufeffc", "abc", "zero-width"),
+    ("a\u200cb\u200dc", "a\u200cb\u200dc", "joiners-kept"),
+    ("sa<!-- -- nonwhitespace >fe", "safe", "unterminated-comment"),
+    ("a<!-- x --> b <!-- y", "a b", "comment-then-unterminated"),
     ("evil\u202eexe.txt", "evilexe.txt", "rtl-override"),
     ("a\u2066b\u2069c\u202ad", "abcd", "bidi-isolates"),
     ("lone\ud800surrogate", "lone\ufffdsurrogate", "lone-surrogate"),
@@ -116,7 +119,7 @@ def test_clean_text_never_leaves_invisible_controls(raw: str) -> None:
     out = clean_text(raw)
     for ch in out:
         assert ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cs")
-        assert ch not in "\u200b\u200c\u200d\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        assert ch not in "\u200b\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
     assert clean_text(out, html=False) == out  # tidying is idempotent
 
 
@@ -135,6 +138,7 @@ FINGERPRINTS = [
     ("e\u0301te\u0301 2024 en France", "été 2024 en france", "combining-accents"),
     ("中国科学家今天宣布了一项重大发现", "中国科学家今天宣布了一项重大发现", "chinese"),
     ("snake_case_title words here", "snake case title words here", "underscores"),
+    ("می\u200cخواهم بروم به خانه", "میخواهم بروم به خانه", "zero-width-non-joiner"),
     ("Update", "", "too-short"),
     ("(untitled)", "", "placeholder"),
     ("", "", "empty"),

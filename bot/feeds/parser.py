@@ -18,7 +18,7 @@ from bot.feeds.dates import entry_date, iso_date
 from bot.feeds.fetcher import _DIGITS
 from bot.feeds.keys import Item, with_keys
 from bot.feeds.links import CONTROL, absolute_link, entry_links, keep_link_text, key_link
-from bot.text import clean_text, clean_title, summarize
+from bot.text import clean_text, clean_title, is_clearly_html, summarize
 from bot.urls import canonical_link, without_credentials
 
 # Stored text per entry: far more than any alert shows, enough for matching, bounded for the database.
@@ -40,7 +40,14 @@ _FUTURE_SLACK = timedelta(days=1)
 _JSONFEED_VERSIONS = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 
 
-_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16le"), (b"\xfe\xff", "utf-16be"))
+# UTF-32 first: its little-endian mark starts with UTF-16's.
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32le"),
+    (b"\x00\x00\xfe\xff", "utf-32be"),
+    (b"\xff\xfe", "utf-16le"),
+    (b"\xfe\xff", "utf-16be"),
+)
 
 
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
@@ -155,11 +162,15 @@ def _item(
 
 
 def _field(value: Any, detail: Any, atom: bool, *, limit: int, title: bool = False) -> str:
-    # Atom says when a field is plain text; RSS titles are HTML in practice whatever feedparser guesses.
-    plain = atom and isinstance(detail, Mapping) and detail.get("type") == "text/plain"
+    # Atom says when a field is plain text. An RSS title is plain text unless it is clearly HTML,
+    # whatever feedparser guesses ("The <blink> tag is back"); other RSS fields are HTML.
     text = value if isinstance(value, str) else ""
+    if atom:
+        html = not (isinstance(detail, Mapping) and detail.get("type") == "text/plain")
+    else:
+        html = not title or is_clearly_html(text)
     clean = clean_title if title else clean_text
-    return clean(text, html=not plain, limit=limit)
+    return clean(text, html=html, limit=limit)
 
 
 def _bom_charset(body: bytes, content_type: str) -> str:
