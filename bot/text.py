@@ -43,11 +43,26 @@ BOILERPLATE: tuple[re.Pattern[str], ...] = tuple(
         r"\W*(?:subscribe|sign up) (?:to|for|now)\b.{0,120}",
         r"\W*sign up for .{0,80}newsletters?\b.{0,60}",
         r"\W*continue reading\b.{0,120}",
-        r"\W*read (?:more|the full (?:story|article))\b.{0,80}",
+        r"\W*read (?:more|the full (?:story|article|post))\b.{0,80}",
         r"\W*the post .{1,400} appeared first on .{1,200}",
         r"\W*广告\W*",
+        r"\W*(?:阅读全文|阅读原文|查看全文|点击查看原文|查看原文)\W*",
     )
 )
+
+# The same trailers at the very end of a summary, cut only where a sentence (or an ellipsis, a
+# bracket) ends before them: "Lede. Read the full post", "Lede […] Continue reading →", never
+# "He told me to read more". Bracketed and Chinese ones may follow a word or a space.
+_TRAILER = re.compile(
+    r"(?:(?<=[.!?…。！？」”\"')\]])\s*|\s+(?=[\[(【（])|^)"
+    r"(?:(?:continue reading|keep reading|read (?:more|the (?:full|whole) (?:story|article|post)))\b.{0,100}"
+    r"|the post .{1,200} appeared first on .{1,120}"
+    r"|[\[(](?:read more|continue reading|more)[^\])]{0,40}[\])]\W*)$"
+    r"|(?:(?<=[.!?…。！？」”\"')\]\s])|^)[\s【\[(（]*(?:阅读全文|阅读原文|查看全文|点击查看原文|查看原文)[\W_]*$",
+    re.IGNORECASE,
+)
+# How much of a summary's end may hold a trailer.
+_TRAILER_WINDOW = 400
 
 # What makes a field that may be HTML clearly HTML: a character reference, a comment, a void
 # element, or an element closed by its own end tag. "The <blink> tag is back" and "</example>" are text.
@@ -198,10 +213,17 @@ def _cut_point(text: str, limit: int) -> tuple[int, bool]:
     return cut, True
 
 
+def _without_trailer(text: str) -> str:
+    """The text without a boilerplate trailer at its very end ("… Continue reading →")."""
+    start = max(0, len(text) - _TRAILER_WINDOW)
+    match = _TRAILER.search(text, start)
+    return text[: match.start()].rstrip() if match else text
+
+
 def summarize(text: str, limit: int = 300) -> str:
     """Drop boilerplate lines and cut to at most limit characters at a sentence or word boundary."""
     lines = [line for line in clean_text(text, html=False).split("\n") if not _is_boilerplate(line)]
-    flat = " ".join(lines)
+    flat = _without_trailer(" ".join(lines))
     if len(flat) <= limit:
         return flat
     if limit < 2:
