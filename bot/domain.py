@@ -62,6 +62,9 @@ class EntryDraft:
     summary: str = ""  # plain text
     content: str = ""  # plain text
     author: str = ""
+    # False when the feed gives no usable date (none, unreadable, too far ahead): published is then
+    # the fetch time.
+    dated: bool = True
     guid: str | None = None  # the feed's own id for the entry (RSS guid, Atom id, JSON Feed id), stripped
     # Identity of `link` for comparisons only (urls.canonical_link): tracking parameters and the
     # fragment dropped, http folded into https. Display `link`, never this.

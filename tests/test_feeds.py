@@ -704,6 +704,7 @@ def test_empty_items_are_dropped() -> None:
 def test_s2_input_13_published(pub: str | None, expected: datetime) -> None:
     (entry,) = _parse(rss([{"title": "t", "guid": "g", "pubDate": pub}])).entries
     assert entry.published == expected and entry.published.tzinfo is not None
+    assert entry.dated is (expected != NOW)  # the fetch time is marked as such
 
 
 def test_s1_row9_s2_input_10_repeated_guids_get_distinct_keys() -> None:
@@ -1152,7 +1153,7 @@ async def test_s1_row22_s2_input_14_big_feed_parses_off_the_loop(server: FeedSer
 
 async def test_check_feed_prints_what_would_be_stored(server: FeedServer) -> None:
     items = [{"title": f"Story {i}", "guid": f"g{i}", "link": f"/s/{i}", "description": f"<p>Text {i}.</p>",
-              "pubDate": "Tue, 02 Jan 2024 10:00:00 GMT"} for i in range(12)]  # fmt: skip
+              "pubDate": "Tue, 02 Jan 2024 10:00:00 GMT" if i else "mañana"} for i in range(12)]  # fmt: skip
     server.set_feed("/feed", rss(items, title="Local news"), headers={"Cache-Control": "max-age=600"})
     server.set_redirect("/old", "/feed", 301)
     out = io.StringIO()
@@ -1166,6 +1167,7 @@ async def test_check_feed_prints_what_would_be_stored(server: FeedServer) -> Non
     assert "Story 9" in report and "Story 10" not in report and "and 2 more" in report
     assert hashlib.sha256(b"g0").hexdigest()[:12] in report
     assert f"{server.root}/s/0" in report and "Text 0." in report and "2024-01-02T10:00:00+00:00" in report
+    assert report.count("(fetch time: no usable date)") == 1
 
 
 @pytest.mark.parametrize(

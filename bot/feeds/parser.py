@@ -147,13 +147,15 @@ def _item(
 ) -> Item | None:
     if not (fields["title"] or fields["link"] or fields["summary"] or fields["content"]):
         return None  # e.g. an empty <item/> nested in a real one: nothing to show or match
-    published = published if published is not None and published <= now + _FUTURE_SLACK else now
+    dated = published is not None and published <= now + _FUTURE_SLACK
+    published = published if dated and published is not None else now
     title = fields.pop("title") or clean_title(summarize(fields["summary"] or fields["content"], 80))
     link = fields["link"]
     draft = EntryDraft(
         key="",
         title=title or "(untitled)",
         published=published,
+        dated=dated,
         guid=CONTROL.sub(" ", guid).strip() or None,
         canonical_link=canonical_link(link) if link else None,
         **fields,
