@@ -557,8 +557,9 @@ def test_orig_link_is_the_article_link() -> None:
         ('<guid isPermaLink="false">https://x.example/not-a-permalink</guid>', None),
         ('<guid isPermaLink="true">https://x.example/permalink</guid>', "https://x.example/permalink"),
         ("<guid>tag:x.example,2024:1</guid>", None),
+        ("<guid>12345</guid><link>/a/1</link>", "http://feeds.example/a/1"),
     ],
-    ids=["number", "word", "one", "not-permalink", "permalink-url", "tag-uri"],
+    ids=["number", "word", "one", "not-permalink", "permalink-url", "tag-uri", "real-link-after-it"],
 )
 def test_a_guid_that_is_not_a_url_never_becomes_the_link(guid: str, expected: str | None) -> None:
     doc = rss([{"title": "x"}]).replace("<title>x</title>", f"<title>x</title>{guid}")
