@@ -922,6 +922,8 @@ DATES = [
     ("2022年11月16日 00:38", datetime(2022, 11, 16, 0, 38, tzinfo=UTC), "chinese"),
     ("2024年6月25日(火) 14時7分", datetime(2024, 6, 25, 14, 7, tzinfo=UTC), "japanese"),
     ("2004년 05월 28일 01:31:15", datetime(2004, 5, 28, 1, 31, 15, tzinfo=UTC), "korean"),
+    ("2004년 05월 28일 (금) 오후 01:31:15", datetime(2004, 5, 28, 13, 31, 15, tzinfo=UTC), "korean-pm"),
+    ("2024年6月25日 下午3点20分", datetime(2024, 6, 25, 15, 20, tzinfo=UTC), "chinese-pm"),
     ("2013-01-28T11:30:00-06:00", datetime(2013, 1, 28, 17, 30, tzinfo=UTC), "rfc3339"),
     ("2013-01-28T11:30:00-06:00Textra", NOW, "junk-after-a-date"),
     ("22013", NOW, "bare-number"),

@@ -29,13 +29,15 @@ _RFC822 = re.compile(
     r"\s*(?:([+-])(\d{2}):?(\d{2})|([A-Za-z]{1,5}))?\s*(?:\([^)]*\))?\s*"
 )
 
-# 2022年11月16日 00:38, 2004년 05월 28일 01:31:15, 2024年6月25日(火) 14時7分.
+# 2022年11月16日 00:38, 2004년 05월 28일 오후 01:31:15, 2024年6月25日(火) 14時7分.
 _CJK = re.compile(
     r"\s*(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]\s*"
-    r"(?:[(（][^)）]{1,4}[)）]|[^\d\s:+-]{1,3}(?=\s))?\s*"
+    r"(?:[(（][^)）]{1,4}[)）]|[^\d\s:+-]{1,3}(?=\s))?\s*(오전|오후|上午|下午|午前|午後)?\s*"
     r"(?:(\d{1,2})\s*[:時时시点點]\s*(\d{1,2})\s*[分분]?\s*(?::?\s*(\d{1,2})\s*[秒초]?)?)?"
     r"\s*(?:([+-])(\d{2}):?(\d{2}))?\s*"
 )
+
+_AFTERNOON = frozenset({"오후", "下午", "午後"})
 
 # Month words by their first four letters, else three, casefolded without accents: English,
 # German, Dutch, French, Italian, Spanish, Portuguese and the Scandinavian languages.
@@ -124,7 +126,9 @@ def _numeric(match: re.Match[str]) -> datetime | None:
 
 def _cjk(match: re.Match[str]) -> datetime | None:
     """Year 年 month 月 day 日 [time] [offset]; UTC when no offset is given, as for numeric dates."""
-    year, month, day, hour, minute, second, sign, off_h, off_m = match.groups()
+    year, month, day, half, hour, minute, second, sign, off_h, off_m = match.groups()
+    if half in _AFTERNOON and hour is not None and int(hour) < 12:
+        hour = str(int(hour) + 12)
     return _when(int(year), int(month), int(day), (hour, minute, second), _offset(sign, off_h, off_m))
 
 
