@@ -106,23 +106,27 @@ async def _settle_shared_guids(
     session: AsyncSession, feed_id: int, drafts: Sequence[EntryDraft]
 ) -> Sequence[EntryDraft]:
     """Entries sharing a GUID: the plain GUID key stays with the article stored under it (the entry
-    with its title and link), wherever that entry now stands; every other one goes by its content."""
-    plain = {d.guid_key for d in drafts if d.guid_key}
-    if not plain:
+    with its title and link), wherever that entry now stands; an entry already stored under its
+    content key keeps that; every other one goes by its content, but for the first of a new GUID."""
+    wanted = {k for d in drafts if d.guid_key for k in (d.guid_key, d.content_key) if k}
+    if not wanted:
         return drafts
-    owners: dict[str, tuple[str, str | None]] = {}
-    for chunk in _chunks(sorted(plain)):
+    stored: dict[str, tuple[str, str | None]] = {}
+    for chunk in _chunks(sorted(wanted)):
         stmt = select(Article.key, Article.title, Article.link).where(
             Article.feed_id == feed_id, Article.key.in_(chunk)
         )
-        owners.update((key, (title, link)) for key, title, link in (await session.execute(stmt)).all())
+        stored.update((key, (title, link)) for key, title, link in (await session.execute(stmt)).all())
+    owned: set[str] = set()
     settled = []
     for d in drafts:
-        if d.guid_key in owners and d.content_key:
-            owns = (d.title, d.link) == owners[d.guid_key]
-            if owns:
-                del owners[d.guid_key]  # one owner per key
-            d = replace(d, key=d.guid_key if owns else d.content_key)
+        plain, own = d.guid_key, d.content_key
+        if plain and own:
+            if plain not in owned and stored.get(plain) == (d.title, d.link):
+                owned.add(plain)  # one owner per key
+                d = replace(d, key=plain)
+            elif plain in stored or own in stored:
+                d = replace(d, key=own)
         settled.append(d)
     return settled
 
