@@ -62,10 +62,17 @@ class EntryDraft:
     summary: str = ""  # plain text
     content: str = ""  # plain text
     author: str = ""
+    # False when the feed gives no usable date (none, unreadable, too far ahead): published is then
+    # the fetch time.
+    dated: bool = True
     guid: str | None = None  # the feed's own id for the entry (RSS guid, Atom id, JSON Feed id), stripped
     # Identity of `link` for comparisons only (urls.canonical_link): tracking parameters and the
     # fragment dropped, http folded into https. Display `link`, never this.
     canonical_link: str | None = None
+    # Set when other entries of this fetch share the GUID: the plain GUID key (which only the entry
+    # already stored under it keeps) and this entry's key by its own content (link, title, summary).
+    guid_key: str | None = None
+    content_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,8 +225,7 @@ class Poller:
         self, session: AsyncSession, feed: FeedSnapshot, parsed: ParsedFeed, new: list[StoredArticle]
     ) -> tuple[list[StoredArticle], int | None]:
         """New rows that really are new stories; at most the newest few when a poll floods."""
-        keys = {e.key for e in parsed.entries}
-        renamed = await db.renamed_links(session, feed.id, new, keys)
+        renamed = await db.renamed_links(session, feed.id, new, parsed.entries)
         fresh = [a for a in new if not (a.link_hash and a.link_hash in renamed)]
         if renamed:
             logger.info("feed renamed guids feed_id=%s count=%d", feed.id, len(new) - len(fresh))

@@ -32,6 +32,7 @@ NOT_FEEDS = {"scriptingnews-rss-as-json-not-jsonfeed.json": "not a feed"}
 # Where we keep fewer items than the README's count, and why.
 FEWER_ITEMS = {
     "lecerclepsy-undeclared-latin1-rss2.xml": 9,  # one <item> has only a pubDate: nothing to show
+    "scripting-grateful-dead-rss092-enclosures.xml": 21,  # one item is listed twice, byte for byte
 }
 # Feeds whose items carry no link at all; every item of every other feed must get one.
 WITHOUT_LINKS = {

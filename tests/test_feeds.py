@@ -512,6 +512,10 @@ LINKS = [
     ("data:text/html,<script>x</script>", None, "data"),
     ("mailto:a@b.example", None, "mailto"),
     ("https://user:pw@creds.example/x", "https://creds.example/x", "credentials-dropped"),
+    ("www.example.com/news/1.html", "http://www.example.com/news/1.html", "scheme-less-www-host"),
+    ("news.example.org/a/2.html", "http://news.example.org/a/2.html", "scheme-less-host"),
+    ("story.html", "http://feeds.example/dir/story.html", "relative-file"),
+    ("archive/story.php?id=3", "http://feeds.example/dir/archive/story.php?id=3", "relative-path"),
 ]
 
 
@@ -520,6 +524,66 @@ def test_s2_input_8_links(link: str, expected: str | None) -> None:
     doc = rss([{"title": "t", "link": link, "guid": "g"}])
     (entry,) = _parse(doc, url="http://reader:s3cret@feeds.example/dir/feed.xml").entries
     assert entry.link == expected
+
+
+ORIG_LINKS = (
+    '<?xml version="1.0"?><rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"'
+    ' xmlns:pheedo="http://www.pheedo.com/namespace/pheedo"><channel><title>t</title>'
+    "<item><title>a</title><guid>urn:a</guid><link>http://feeds.feedburner.com/~r/news/~3/abc/</link>"
+    "<feedburner:origLink>https://news.example/2024/a?utm_source=feedburner</feedburner:origLink></item>"
+    "<item><title>b</title><guid>urn:b</guid><link>http://ads.pheedo.com/click.phdo?i=1</link>"
+    "<pheedo:origLink>https://news.example/2024/b</pheedo:origLink></item>"
+    "<item><title>c</title><guid>urn:c</guid><link>http://feeds.feedburner.com/~r/news/~3/c/</link>"
+    "<feedburner:origLink>javascript:alert(1)</feedburner:origLink></item>"
+    "</channel></rss>"
+)
+
+
+def test_orig_link_is_the_article_link() -> None:
+    a, b, c = _parse(ORIG_LINKS).entries
+    assert a.link == "https://news.example/2024/a?utm_source=feedburner"
+    assert a.canonical_link == "https://news.example/2024/a"  # what duplicate detection compares
+    assert b.link == "https://news.example/2024/b"
+    assert c.link == "http://feeds.feedburner.com/~r/news/~3/c/"  # an unusable origLink is ignored
+    assert a.key == hashlib.sha256(b"urn:a").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("guid", "expected"),
+    [
+        ("<guid>12345</guid>", None),
+        ("<guid>abc123</guid>", None),
+        ("<guid>1</guid>", None),
+        ('<guid isPermaLink="false">https://x.example/not-a-permalink</guid>', None),
+        ('<guid isPermaLink="true">https://x.example/permalink</guid>', "https://x.example/permalink"),
+        ("<guid>tag:x.example,2024:1</guid>", None),
+        ("<guid>12345</guid><link>/a/1</link>", "http://feeds.example/a/1"),
+    ],
+    ids=["number", "word", "one", "not-permalink", "permalink-url", "tag-uri", "real-link-after-it"],
+)
+def test_a_guid_that_is_not_a_url_never_becomes_the_link(guid: str, expected: str | None) -> None:
+    doc = rss([{"title": "x"}]).replace("<title>x</title>", f"<title>x</title>{guid}")
+    (entry,) = _parse(doc).entries
+    assert entry.link == expected
+
+
+@pytest.mark.parametrize(
+    ("atom_id", "expected"), [("1", None), ("https://x.example/e", "https://x.example/e")]
+)
+def test_an_atom_id_that_is_not_a_url_never_becomes_the_link(atom_id: str, expected: str | None) -> None:
+    (entry,) = _parse(atom([{"title": "x", "id": atom_id}])).entries
+    assert entry.link == expected
+
+
+def test_link_text_url_wins_over_another_scheme_in_an_attribute() -> None:
+    doc = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        '<guid isPermaLink="false">p1</guid>'
+        '<link uri="at://did:plc:abc/app.bsky.feed.post/3k">https://bsky.example/profile/abc/post/3k</link>'
+        "</item></channel></rss>"
+    )
+    (entry,) = _parse(doc).entries
+    assert entry.link == "https://bsky.example/profile/abc/post/3k"
 
 
 HOSTILE_TITLES = [
@@ -540,6 +604,44 @@ HOSTILE_TITLES = [
 def test_s2_input_7_15_hostile_titles(title: str, expected: str) -> None:
     (entry,) = _parse(rss([{"title": title, "guid": "g", "link": "https://x.example/"}])).entries
     assert entry.title == expected
+
+
+RSS_TITLES = [
+    ("&lt;/example&gt;", "</example>", "escaped-close-tag-is-text"),
+    ("The &lt;blink&gt; tag is back", "The <blink> tag is back", "escaped-tag-is-text"),
+    ("Vec&lt;T&gt; in Rust", "Vec<T> in Rust", "generics"),
+    ("&lt;b&gt;Bold&lt;/b&gt; move", "Bold move", "clearly-html-pair"),
+    ("Line&lt;br/&gt;break", "Line break", "clearly-html-void"),
+    ("Fish &amp;amp; chips", "Fish & chips", "double-escaped-entity"),
+    ("sa&lt;!-- -- nonwhitespace &gt;fe", "safe", "unterminated-comment"),
+    ("sa<![CDATA[<!-- comment -->]]>fe", "safe", "comment-in-cdata"),
+    ("Q&amp;A: a &lt; b", "Q&A: a < b", "plain-comparison"),
+]
+
+
+@pytest.mark.parametrize(("title", "expected"), [c[:2] for c in RSS_TITLES], ids=[c[2] for c in RSS_TITLES])
+def test_rss_titles_are_plain_text_unless_clearly_html(title: str, expected: str) -> None:
+    doc = rss([{"title": "PLACEHOLDER", "guid": "g"}]).replace("PLACEHOLDER", title)
+    (entry,) = _parse(doc).entries
+    assert entry.title == expected
+
+
+def test_zero_width_joiners_are_part_of_the_text() -> None:
+    persian, family = "می\u200cخواهم", "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    doc = rss([{"title": f"{persian} {family}", "guid": "g", "description": f"<p>{persian} {family}</p>"}])
+    (entry,) = _parse(doc).entries
+    assert entry.title == f"{persian} {family}" and entry.summary == f"{persian} {family}"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [("utf-32-le", b"\xff\xfe\x00\x00"), ("utf-32-be", b"\x00\x00\xfe\xff")],
+    ids=["le", "be"],
+)
+def test_a_utf32_bom_is_read_as_utf32(encoding: str, bom: bytes) -> None:
+    doc = rss([{"title": "Grüße 中文", "guid": "1"}]).replace('encoding="utf-8"', 'encoding="utf-32"')
+    feed = _parse(bom + doc.encode(encoding), headers={"Content-Type": "application/rss+xml"})
+    assert [e.title for e in feed.entries] == ["Grüße 中文"]
 
 
 def test_s2_input_1_billion_laughs_is_not_expanded() -> None:
@@ -596,28 +698,49 @@ def test_empty_items_are_dropped() -> None:
         (format_datetime(NOW + timedelta(hours=12)), NOW + timedelta(hours=12)),
         ("not a date", NOW),
         (None, NOW),
+        ("Sun Jan  4 16:29:06 PST 2004", datetime(2004, 1, 5, 0, 29, 6, tzinfo=UTC)),
     ],
-    ids=["past", "epoch", "far-future", "slightly-ahead", "garbage", "missing"],
+    ids=["past", "epoch", "far-future", "slightly-ahead", "garbage", "missing", "asctime-by-feedparser"],
 )
 def test_s2_input_13_published(pub: str | None, expected: datetime) -> None:
     (entry,) = _parse(rss([{"title": "t", "guid": "g", "pubDate": pub}])).entries
     assert entry.published == expected and entry.published.tzinfo is not None
+    assert entry.dated is (expected != NOW)  # the fetch time is marked as such
 
 
 def test_s1_row9_s2_input_10_repeated_guids_get_distinct_keys() -> None:
     items = [{"title": f"t{i}", "guid": "same", "link": f"https://x.example/{i}"} for i in range(50)]
     items += [{"title": "dup", "guid": "twice", "link": "https://x.example/same"}] * 2
     keys = [e.key for e in _parse(rss(items)).entries]
-    assert len(keys) == len(set(keys)) == 52
-    assert keys[0] == hashlib.sha256(b"same|https://x.example/0").hexdigest()
+    assert len(keys) == len(set(keys)) == 51  # the second "dup" repeats the first in every respect
+    assert keys[0] == hashlib.sha256(b"same").hexdigest()
+
+
+SHARED = [{"title": t, "guid": "same", "link": "https://x.example/one", "description": t} for t in "ABCD"]
+
+
+def test_shared_guid_keys_come_from_content_never_position() -> None:
+    """The first entry holds the plain GUID key; every entry's own key is the same wherever it stands."""
+    a, b, c, d = SHARED
+    own = {}
+    for order in ([a, b, c], [d, a, b, c], [c, b], [b, d, a]):
+        entries = _parse(rss(order)).entries
+        assert entries[0].key == hashlib.sha256(b"same").hexdigest()
+        assert [e.key for e in entries[1:]] == [e.content_key for e in entries[1:]]
+        for e in entries:
+            assert own.setdefault(e.title, e.content_key) == e.content_key
+            assert e.guid_key == hashlib.sha256(b"same").hexdigest()
+    assert len(set(own.values())) == 4
+    (alone,) = _parse(rss([a])).entries
+    assert alone.key == hashlib.sha256(b"same").hexdigest() and alone.guid_key is None
 
 
 def test_s1_row9_s2_input_10_items_without_guid_or_link_get_distinct_keys() -> None:
     items = [{"title": f"t{i}", "description": "same text"} for i in range(5)]
-    items += [{"title": "twin", "description": "d"}] * 2
+    items += [{"title": "twin", "description": "d"}] * 2  # one entry listed twice: kept once
     items += [{"title": f"shared link {i}", "link": "https://x.example/one"} for i in range(3)]
     keys = [e.key for e in _parse(rss(items)).entries]
-    assert len(set(keys)) == len(keys) == 10
+    assert len(set(keys)) == len(keys) == 9
 
 
 def test_s1_row11_keys_are_stable_across_parses_fetch_times_and_moves() -> None:
@@ -785,6 +908,55 @@ def test_numeric_dates(pub: str, expected: datetime) -> None:
     assert entry.published == expected
 
 
+DATES = [
+    ("mer, 16 nov 2022 00:38:15 +0100", datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC), "italian"),
+    ("Mi, 16 Nov 2022 00:38:15 +0100", datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC), "german"),
+    ("Do, 05 Mär 2020 10:00:00 MEZ", datetime(2020, 3, 5, 9, tzinfo=UTC), "german-umlaut-zone-name"),
+    ("mié, 16 nov 2022 00:38:15 +0100", datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC), "spanish"),
+    ("Seg, 24 Set 2018 19:35:07 -0300", datetime(2018, 9, 24, 22, 35, 7, tzinfo=UTC), "portuguese"),
+    ("lun., 03 févr. 2020 10:00:00 +0100", datetime(2020, 2, 3, 9, tzinfo=UTC), "french"),
+    ("ma, 03 mrt 2020 10:00:00 +0100", datetime(2020, 3, 3, 9, tzinfo=UTC), "dutch"),
+    ("Fri,24 Nov 2023 10:00:00 GMT", datetime(2023, 11, 24, 10, tzinfo=UTC), "no-space-after-comma"),
+    ("24 Nov 2023 10:00 +0000", datetime(2023, 11, 24, 10, tzinfo=UTC), "no-weekday"),
+    ("Wed, 27 July 2011 01:30:00 EST", datetime(2011, 7, 27, 6, 30, tzinfo=UTC), "full-month-name"),
+    ("2022年11月16日 00:38", datetime(2022, 11, 16, 0, 38, tzinfo=UTC), "chinese"),
+    ("2024年6月25日(火) 14時7分", datetime(2024, 6, 25, 14, 7, tzinfo=UTC), "japanese"),
+    ("2004년 05월 28일 01:31:15", datetime(2004, 5, 28, 1, 31, 15, tzinfo=UTC), "korean"),
+    ("2004년 05월 28일 (금) 오후 01:31:15", datetime(2004, 5, 28, 13, 31, 15, tzinfo=UTC), "korean-pm"),
+    ("2024年6月25日 下午3点20分", datetime(2024, 6, 25, 15, 20, tzinfo=UTC), "chinese-pm"),
+    ("2013-01-28T11:30:00-06:00", datetime(2013, 1, 28, 17, 30, tzinfo=UTC), "rfc3339"),
+    ("2013-01-28T11:30:00-06:00Textra", NOW, "junk-after-a-date"),
+    ("22013", NOW, "bare-number"),
+    ("2022", NOW, "year-only"),
+    ("2022-11", NOW, "no-day"),
+    ("Mon, 31 Feb 2022 10:00:00 +0100", NOW, "impossible-day"),
+    ("16 Brumaire 2022 10:00", NOW, "unknown-month-word"),
+]
+
+
+@pytest.mark.parametrize(("pub", "expected"), [c[:2] for c in DATES], ids=[c[2] for c in DATES])
+def test_dates_by_their_numbers_and_zone(pub: str, expected: datetime) -> None:
+    (entry,) = _parse(rss([{"title": "t", "guid": "g", "pubDate": pub}])).entries
+    assert entry.published == expected
+    item = {"id": "g", "content_text": "t", "date_published": pub}
+    (entry,) = _parse(json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [item]})).entries
+    assert entry.published == expected
+
+
+@pytest.mark.parametrize("pub", ["2022年11月16日 00:38", "2022", "2022-11", "22013"])
+def test_dates_never_depend_on_the_clock(monkeypatch: pytest.MonkeyPatch, pub: str) -> None:
+    """feedparser fills in what a string lacks from time.gmtime(); two clocks, one answer."""
+    doc = rss([{"title": "t", "guid": "g", "pubDate": pub}])
+    seen = set()
+    for clock in (
+        time.struct_time((2026, 1, 20, 0, 0, 0, 1, 20, 0)),
+        time.struct_time((2030, 7, 9, 0, 0, 0, 1, 190, 0)),
+    ):
+        monkeypatch.setattr(time, "gmtime", lambda *_, c=clock: c)
+        seen.add(_parse(doc).entries[0].published)
+    assert len(seen) == 1
+
+
 @pytest.mark.parametrize(
     ("channel", "expected"),
     [
@@ -904,8 +1076,9 @@ def test_broken_dates_file() -> None:
     feed = _parse((DATA / "broken-dates-rss2.xml").read_bytes())
     published = {e.guid: e.published for e in feed.entries}
     assert len(published) == 12
-    for case in ("far-future", "garbage", "empty", "portuguese", "out-of-range", "huge-year", "missing"):
+    for case in ("far-future", "garbage", "empty", "out-of-range", "huge-year", "missing"):
         assert published[f"urn:dates:{case}"] == NOW, case
+    assert published["urn:dates:portuguese"] == datetime(2018, 9, 24, 22, 35, 7, tzinfo=UTC)
     assert published["urn:dates:epoch"] == datetime(1970, 1, 1, tzinfo=UTC)
     assert published["urn:dates:slash-no-zone"] == datetime(2020, 1, 10, 14, 23, tzinfo=UTC)
     assert published["urn:dates:est-double-space"] == datetime(2025, 11, 5, 18, 52, 10, tzinfo=UTC)
@@ -983,7 +1156,7 @@ async def test_s1_row22_s2_input_14_big_feed_parses_off_the_loop(server: FeedSer
 
 async def test_check_feed_prints_what_would_be_stored(server: FeedServer) -> None:
     items = [{"title": f"Story {i}", "guid": f"g{i}", "link": f"/s/{i}", "description": f"<p>Text {i}.</p>",
-              "pubDate": "Tue, 02 Jan 2024 10:00:00 GMT"} for i in range(12)]  # fmt: skip
+              "pubDate": "Tue, 02 Jan 2024 10:00:00 GMT" if i else "mañana"} for i in range(12)]  # fmt: skip
     server.set_feed("/feed", rss(items, title="Local news"), headers={"Cache-Control": "max-age=600"})
     server.set_redirect("/old", "/feed", 301)
     out = io.StringIO()
@@ -997,6 +1170,7 @@ async def test_check_feed_prints_what_would_be_stored(server: FeedServer) -> Non
     assert "Story 9" in report and "Story 10" not in report and "and 2 more" in report
     assert hashlib.sha256(b"g0").hexdigest()[:12] in report
     assert f"{server.root}/s/0" in report and "Text 0." in report and "2024-01-02T10:00:00+00:00" in report
+    assert report.count("(fetch time: no usable date)") == 1
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from bot import db
 from tests.conftest import ADMIN_ID, Bots
 from tests.fakes.bot_api import FakeBotApi
@@ -79,6 +81,56 @@ async def test_s1_row9_shared_and_missing_guids_alert_once_each(
     await runtime.outbox.drained()
     titles = [m.text.split("\n")[0] for m in bot_api.messages_to(70)[1:]]
     assert len(titles) == len(set(titles)) == 9
+
+
+def shared(n: int, link: str | None) -> dict[str, str]:
+    """Item n of a feed that gives every item one GUID; its link is its own, shared, or none."""
+    links = {"own": f"https://news.example.com/a/{n}", "shared": "https://news.example.com/"}
+    entry = item(n, guid="same", title=f"NATO shared-guid story {n}")
+    if link is None:
+        del entry["link"]
+    else:
+        entry["link"] = links[link]
+    return entry
+
+
+async def alerted_titles(runtime: Any, api: FakeBotApi, chat_id: int = 70) -> list[str]:
+    await runtime.outbox.drained()
+    return [m.text.split("\n")[0] for m in api.messages_to(chat_id)[1:]]
+
+
+@pytest.mark.parametrize("link", ["own", "shared", None], ids=["own-links", "shared-link", "no-links"])
+async def test_shared_guid_items_come_and_go_each_alerted_once(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer, link: str | None
+) -> None:
+    runtime = await started(bots, make_settings, feed_server, [])
+    await subscribe(bot_api)
+    a, b, c, d, e = (shared(n, link) for n in range(1, 6))
+    polls = [([a, b, c], 3), ([d, a, b, c], 1), ([e, b, d], 1), ([a, e, c, b, d], 0)]
+    for items, alerts in polls:
+        feed_server.set_feed("/f.xml", rss(items, title="F"))
+        report = await runtime.poller.tick(force=True)
+        assert (report.new_articles, report.alerts) == (alerts, alerts), [i["title"] for i in items]
+    titles = await alerted_titles(runtime, bot_api)
+    assert sorted(titles) == [f"NATO shared-guid story {n}" for n in range(1, 6)]
+    if link is None:  # the GUID "same" is no URL: the alerts go without a link, the title as text
+        assert not any(m.links for m in bot_api.messages_to(70)[1:])
+
+
+async def test_a_daily_title_of_one_feed_alerts_every_day(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    """The cross-feed rule is for copies in other feeds, not for a feed's own recurring titles."""
+    runtime = await started(bots, make_settings, feed_server, [])
+    await subscribe(bot_api)
+    first_day = datetime.now(UTC) - timedelta(days=5)  # in the past: the alerts are due at once
+    briefings: list[dict[str, str]] = []
+    for day in range(4):
+        runtime.poller.clock = lambda day=day: first_day + timedelta(days=day)
+        briefings.insert(0, item(day, title="NATO daily briefing", link=f"https://news.example.com/b/{day}"))
+        feed_server.set_feed("/f.xml", rss(briefings, title="F"))
+        assert (await runtime.poller.tick(force=True)).alerts == 1, day
+    assert await alerted_titles(runtime, bot_api) == ["NATO daily briefing"] * 4
 
 
 async def test_s1_rows_12_13_dates_and_rotating_guids_make_nothing_new(

@@ -346,3 +346,16 @@ async def test_paused_chat_gets_nothing_and_resume_replays_nothing(
     sent = await bot_api.wait_for_sent(4, chat_id=23)
     await runtime.outbox.drained()
     assert [m.text.split("\n")[0] for m in sent[3:]] == ["NATO again"]
+
+
+async def test_zero_width_joiners_reach_the_alert_and_matching_ignores_them(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    runtime = await start_with_feed(bots, make_settings, feed_server, [])
+    assert "Subscribed" in await command(bot_api, 45, "/subscribe میخواهم")  # typed without the ZWNJ
+    title = "می\u200cخواهم بروم \U0001f468\u200d\U0001f469\u200d\U0001f467"
+    story = {**NATO_ITEM, "title": title, "description": f"<p>{title}.</p>"}
+    feed_server.set_feed("/world.xml", rss([story], title="World"))
+    assert (await runtime.poller.tick(force=True)).alerts == 1
+    alert = (await bot_api.wait_for_sent(2, chat_id=45))[-1]
+    assert title in alert.text

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot import db
 from bot.domain import Alert, EntryDraft
+from bot.feeds import parse_feed
 from bot.lock import AlreadyRunning, ProcessLock
+from tests.fakes.feed_server import rss
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -211,3 +214,16 @@ async def test_search_for_a_two_character_term_reaches_past_the_scan_cap(store: 
         await db.insert_new_articles(s, feed.id, newer, NOW)
     page = await search.find(store, parse_query(term), limit=5, scan_cap=20)
     assert [a.title for a, _ in page.items] == [old]
+
+
+async def test_shared_guid_entries_keep_the_keys_they_were_stored_under(store: db.Store) -> None:
+    """Stored under "GUID|link" (as shared GUIDs were once keyed), they are still known by it."""
+    items = [{"title": t, "guid": "same", "link": f"https://e.com/{t}"} for t in ("a", "b")]
+    parsed = parse_feed(rss(items).encode(), url="https://e.com/feed", headers={}, now=NOW).entries
+    assert parsed[0].key == parsed[0].guid_key != parsed[0].content_key
+    as_stored_once = [replace(d, key=d.content_key or d.key, guid_key=None, content_key=None) for d in parsed]
+    async with store.write() as s:
+        feed, _ = await db.add_feed(s, "https://e.com/feed", "E", NOW)
+        assert len(await db.insert_new_articles(s, feed.id, as_stored_once, NOW)) == 2
+    async with store.write() as s:
+        assert await db.insert_new_articles(s, feed.id, parsed, NOW) == []

@@ -32,7 +32,10 @@ CLEAN = [
     ("a&#0;b", "a\ufffdb", "nul-entity"),
     ("a\x00b\x07c\x1bd", "abcd", "c0-controls"),
     ("a\x85b\x9fc", "abc", "c1-controls"),
-    ("a\u200bb\u200cc\u200dd\ufeffe", "abcde", "zero-width"),
+    ("a\u200bb\ufeffc", "abc", "zero-width"),
+    ("a\u200cb\u200dc", "a\u200cb\u200dc", "joiners-kept"),
+    ("sa<!-- -- nonwhitespace >fe", "safe", "unterminated-comment"),
+    ("a<!-- x --> b <!-- y", "a b", "comment-then-unterminated"),
     ("evil\u202eexe.txt", "evilexe.txt", "rtl-override"),
     ("a\u2066b\u2069c\u202ad", "abcd", "bidi-isolates"),
     ("lone\ud800surrogate", "lone\ufffdsurrogate", "lone-surrogate"),
@@ -88,6 +91,28 @@ SUMMARIES = [
     ("Lede.\nRead more »", 300, "Lede.", "read-more"),
     ("Lede.\nThe post Hello World appeared first on My Blog.", 300, "Lede.", "wordpress-footer"),
     ("广告\n正文内容。", 300, "正文内容。", "chinese-ad"),
+    ("Lede.\nRead the full post", 300, "Lede.", "read-the-full-post-line"),
+    ("Lede.\n[read more]", 300, "Lede.", "bracketed-read-more-line"),
+    ("Lede.\n阅读全文", 300, "Lede.", "chinese-read-all-line"),
+    ("正文内容。\n点击查看原文", 300, "正文内容。", "chinese-view-original-line"),
+    ("The minister spoke. Read the full post", 300, "The minister spoke.", "read-the-full-post-trailer"),
+    ("The minister spoke […] Continue reading →", 300, "The minister spoke […]", "continue-reading-trailer"),
+    ("The minister spoke… [read more]", 300, "The minister spoke…", "bracketed-trailer"),
+    ("Talks went on [Read More]", 300, "Talks went on", "bracketed-after-a-word"),
+    (
+        "Talks went on. The post NATO talks appeared first on Daily News.",
+        300,
+        "Talks went on.",
+        "wordpress-footer-trailer",
+    ),
+    ("正文内容……阅读全文", 300, "正文内容……", "chinese-read-all-trailer"),
+    ("正文内容。点击查看原文>>", 300, "正文内容。", "chinese-view-original-trailer"),
+    ("正文内容 【阅读全文】", 300, "正文内容", "chinese-bracketed-trailer"),
+    ("He told me to read more", 300, "He told me to read more", "read-more-mid-sentence"),
+    ("You can read more about it here, he said.", 300, "You can read more about it here, he said.", "mid"),
+    ("We must continue reading the signs.", 300, "We must continue reading the signs.", "continue-mid"),
+    ("请大家认真阅读全文。", 300, "请大家认真阅读全文。", "chinese-mid-sentence"),
+    ("Fans read more books. Read more", 300, "Fans read more books.", "trailer-after-the-same-words"),
     ("Advertisers love this story.", 300, "Advertisers love this story.", "not-boilerplate"),
     (CHINESE, 30, "中国科学家今天宣布了一项重大发现，这项研究历时十年。", "chinese-sentence"),
     (CHINESE, 20, "中国科学家今天宣布了一项重大发现…", "chinese-clause"),
@@ -116,7 +141,7 @@ def test_clean_text_never_leaves_invisible_controls(raw: str) -> None:
     out = clean_text(raw)
     for ch in out:
         assert ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cs")
-        assert ch not in "\u200b\u200c\u200d\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        assert ch not in "\u200b\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
     assert clean_text(out, html=False) == out  # tidying is idempotent
 
 
@@ -135,6 +160,7 @@ FINGERPRINTS = [
     ("e\u0301te\u0301 2024 en France", "été 2024 en france", "combining-accents"),
     ("中国科学家今天宣布了一项重大发现", "中国科学家今天宣布了一项重大发现", "chinese"),
     ("snake_case_title words here", "snake case title words here", "underscores"),
+    ("می\u200cخواهم بروم به خانه", "میخواهم بروم به خانه", "zero-width-non-joiner"),
     ("Update", "", "too-short"),
     ("(untitled)", "", "placeholder"),
     ("", "", "empty"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +33,7 @@ async def insert_new_articles(
     """Store entries not stored before; return only the rows really inserted."""
     if not drafts:
         return []
+    drafts = await _settle_shared_guids(session, feed_id, drafts)
     seen: set[str] = set()
     rows = []
     # Oldest first, so article ids grow with recency and "newest" is an index scan on the key.
@@ -99,25 +102,56 @@ async def insert_new_articles(
     return sorted(inserted, key=lambda a: a.id)
 
 
+async def _settle_shared_guids(
+    session: AsyncSession, feed_id: int, drafts: Sequence[EntryDraft]
+) -> Sequence[EntryDraft]:
+    """Entries sharing a GUID: the plain GUID key stays with the article stored under it (the entry
+    with its title and link), wherever that entry now stands; an entry already stored under its
+    content key keeps that; every other one goes by its content, but for the first of a new GUID."""
+    wanted = {k for d in drafts if d.guid_key for k in (d.guid_key, d.content_key) if k}
+    if not wanted:
+        return drafts
+    stored: dict[str, tuple[str, str | None]] = {}
+    for chunk in _chunks(sorted(wanted)):
+        stmt = select(Article.key, Article.title, Article.link).where(
+            Article.feed_id == feed_id, Article.key.in_(chunk)
+        )
+        stored.update((key, (title, link)) for key, title, link in (await session.execute(stmt)).all())
+    owned: set[str] = set()
+    settled = []
+    for d in drafts:
+        plain, own = d.guid_key, d.content_key
+        if plain and own:
+            if plain not in owned and stored.get(plain) == (d.title, d.link):
+                owned.add(plain)  # one owner per key
+                d = replace(d, key=plain)
+            elif plain in stored or own in stored:
+                d = replace(d, key=own)
+        settled.append(d)
+    return settled
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[start : start + CHUNK] for start in range(0, len(items), CHUNK)]
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def renamed_links(
-    session: AsyncSession, feed_id: int, new: Sequence[StoredArticle], current_keys: set[str]
+    session: AsyncSession, feed_id: int, new: Sequence[StoredArticle], entries: Sequence[EntryDraft]
 ) -> set[str]:
     """Link hashes of new rows that only renamed a stored article (its GUID changed, its link did not).
 
-    The stored article must have vanished from this fetch, and the link must be unique in it, so
-    distinct items that share one link (a feed linking everything to its home page) still count.
+    The stored article must have vanished from this fetch (`entries`), and the link must be unique in
+    it, so distinct items that share one link (a feed linking everything to its home page) still count.
     """
-    counts: dict[str, int] = {}
-    for a in new:
-        if a.link_hash:
-            counts[a.link_hash] = counts.get(a.link_hash, 0) + 1
-    unique = [h for h, n in counts.items() if n == 1]
+    counts = Counter(_sha(e.canonical_link) for e in entries if e.canonical_link)
+    unique = sorted({a.link_hash for a in new if a.link_hash and counts[a.link_hash] == 1})
     if not unique:
         return set()
+    current_keys = {key for e in entries for key in (e.key, e.content_key) if key}
     new_ids = [a.id for a in new]
     stmt = select(Article.link_hash, Article.key).where(
         Article.feed_id == feed_id, Article.link_hash.in_(unique), Article.id.not_in(new_ids)
@@ -128,7 +162,10 @@ async def renamed_links(
 async def chats_alerted_for_same_story(
     session: AsyncSession, article: StoredArticle, since: datetime
 ) -> set[int]:
-    """Chats already alerted (or queued) for the same story from another feed: same link or title."""
+    """Chats already alerted (or queued) for the same story from another feed: same link or title.
+
+    Only other feeds: within one feed the key says what is new, and a feed's own recurring title
+    ("NATO daily briefing") or shared link (its home page) is a new story each time."""
     conds = []
     if article.link_hash:
         conds.append(Article.link_hash == article.link_hash)
@@ -139,7 +176,7 @@ async def chats_alerted_for_same_story(
     stmt = (
         select(Delivery.chat_id)
         .join(Article, Article.id == Delivery.article_id)
-        .where(or_(*conds), Article.id != article.id, Article.first_seen_at >= since)
+        .where(or_(*conds), Article.feed_id != article.feed_id, Article.first_seen_at >= since)
     )
     return set((await session.execute(stmt)).scalars().all())
 

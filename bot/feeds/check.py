@@ -78,6 +78,7 @@ def _entry(out: TextIO, number: int, entry: EntryDraft) -> None:
     out.write(f"\n{number:>2}. {summarize(entry.title, 200)}\n")
     _line(out, "    key:", entry.key[:12])
     _line(out, "    link:", entry.link or "-")
-    _line(out, "    published:", entry.published.isoformat(timespec="seconds"))
+    published = entry.published.isoformat(timespec="seconds")
+    _line(out, "    published:", published if entry.dated else f"{published} (fetch time: no usable date)")
     summary = summarize(entry.summary or entry.content, SUMMARY_CHARS)
     _line(out, "    summary:", summary.replace("\n", " ") if summary else "-")
