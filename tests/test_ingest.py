@@ -364,3 +364,69 @@ async def test_s2_inputs_24_25_credentials_hidden_and_one_row_per_feed(
         assert "already added as #1" in await command(bot_api, ADMIN_ID, f"/addfeed {variant}")
     listing = await command(bot_api, ADMIN_ID, "/feeds")
     assert "#1" in listing and "s3cret" not in listing and "#2" not in listing
+
+
+# --- one item never takes its feed down ----------------------------------------------------------
+
+SURROGATE_RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>
+<item><title>NATO bad link</title><link>https://n.example/&#xD800;</link><guid>bad</guid></item>
+{good}
+</channel></rss>"""
+
+
+def good_items(*numbers: int) -> str:
+    return "".join(
+        f"<item><title>NATO item {n}</title><link>https://news.example.com/a/{n}</link>"
+        f"<guid>g-{n}</guid></item>"
+        for n in numbers
+    )
+
+
+async def test_an_item_with_a_lone_surrogate_is_skipped_and_its_neighbours_stored(
+    bots: Bots,
+    make_settings: Any,
+    bot_api: FakeBotApi,
+    feed_server: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue: the surrogate raised outside any per-item guard, and every poll of the feed failed."""
+    feed_server.set_feed("/s.xml", SURROGATE_RSS.format(good=good_items(1, 2)))
+    feed_server.set_feed(
+        "/s.json",
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": ['
+        '{"id": "bad", "url": "https://n.example/\\ud800", "title": "NATO bad"},'
+        '{"id": "ok", "url": "https://n.example/ok", "title": "NATO good"}]}',
+        content_type="application/feed+json",
+    )
+    settings = make_settings(
+        feeds=[
+            {"name": "X", "url": feed_server.url("/s.xml")},
+            {"name": "J", "url": feed_server.url("/s.json")},
+        ]
+    )
+    runtime = await bots.start(settings)
+    report = await runtime.poller.tick(force=True)
+    # The RSS reference to no character reads as U+FFFD, so that item stays; the JSON one is skipped.
+    assert report.failed == 0 and report.new_articles == 4
+    async with runtime.store.read() as session:
+        titles = sorted(a.title for a, _ in await db.latest_articles(session, 10))
+    assert "NATO good" in titles and "NATO item 1" in titles and "NATO bad" not in titles
+    assert any("feed item skipped" in r.getMessage() and "s.json" in r.getMessage() for r in caplog.records)
+    await subscribe(bot_api, 71)
+    feed_server.set_feed("/s.xml", SURROGATE_RSS.format(good=good_items(1, 2, 3)))
+    assert (await runtime.poller.tick(force=True)).alerts == 1
+
+
+async def test_an_empty_first_answer_is_no_baseline(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    """Issue: an empty 200 first counted as the baseline, so the whole backlog alerted next."""
+    feed_server.set_feed("/e.xml", b"")
+    runtime = await bots.start(make_settings(feeds=[{"name": "E", "url": feed_server.url("/e.xml")}]))
+    await subscribe(bot_api, 72)
+    assert (await runtime.poller.tick(force=True)).failed == 0
+    feed_server.set_feed("/e.xml", rss([item(n) for n in range(30)], title="E"))
+    report = await runtime.poller.tick(force=True)
+    assert report.new_articles == 30 and report.alerts == 0, "the first poll with entries is the baseline"
+    feed_server.set_feed("/e.xml", rss([item(n) for n in range(31)], title="E"))
+    assert (await runtime.poller.tick(force=True)).alerts == 1

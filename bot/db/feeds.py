@@ -77,16 +77,19 @@ async def record_feed_success(
     body_sha256: str | None = None,
     title: str | None = None,
     url: str | None = None,
+    baseline: bool = True,
 ) -> None:
-    """A good poll: validators kept, errors reset, next check scheduled."""
+    """A good poll: validators kept, errors reset, next check scheduled. `baseline`: it parsed
+    entries, so from now on new ones alert (an empty 200 or a 304 is not a baseline)."""
     values: dict[str, Any] = dict(
         next_check_at=next_check_at,
         error_count=0,
         failing_since=None,
         last_success_at=now,
-        first_polled=True,
         failure_notified=False,
     )
+    if baseline:
+        values["first_polled"] = True
     if etag is not None or last_modified is not None:
         values.update(etag=etag, last_modified=last_modified)
     if body_sha256 is not None:

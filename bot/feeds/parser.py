@@ -6,8 +6,10 @@ import asyncio
 import html
 import io
 import json
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +21,9 @@ from bot.feeds.fetcher import _DIGITS
 from bot.feeds.keys import Item, with_keys
 from bot.feeds.links import CONTROL, absolute_link, entry_links, keep_link_text, key_link
 from bot.text import clean_text, clean_title, is_clearly_html, summarize
-from bot.urls import canonical_link, without_credentials
+from bot.urls import canonical_link, redact, without_credentials
+
+logger = logging.getLogger(__name__)
 
 # Stored text per entry: far more than any alert shows, enough for matching, bounded for the database.
 MAX_TITLE_CHARS = 1_000
@@ -54,6 +58,7 @@ _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY\b[^>]*>", re.IGNORECASE)
+_CHAR_REF = re.compile(rb"&#([xX][0-9A-Fa-f]{1,8}|[0-9]{1,10});")
 
 
 # sy:updatePeriod (RSS 1.0 syndication module) in seconds; sy:updateFrequency divides it.
@@ -74,7 +79,7 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str], now: dateti
         return _parse_json_feed(body, base, now)
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/xml")
     content_type = _bom_charset(body, content_type)
-    body = keep_link_text(_defuse_entities(body))
+    body = keep_link_text(_defuse_char_refs(_defuse_entities(body)))
     # Bytes in a BytesIO, never a str: feedparser opens a str that looks like a path or URL.
     # No Content-Location: feedparser would resolve GUIDs against it, tying article identity to
     # the feed URL; links are resolved against the URL below instead. HTML sanitizing and URI
@@ -90,32 +95,34 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str], now: dateti
     atom = str(doc.get("version", "")).startswith("atom")
     items = []
     for e in doc.entries:
-        content = (e.get("content") or [{}])[0]
-        link, link_for_key = entry_links(e, base)
-        items.append(
-            _item(
-                now,
-                guid=str(e.get("id") or ""),
-                raw_text=f"{e.get('title', '')}\n{e.get('summary', '')}",
-                key_link=link_for_key,
-                title=_field(e.get("title"), e.get("title_detail"), atom, limit=MAX_TITLE_CHARS, title=True),
-                link=link,
-                published=entry_date(e),
-                summary=_field(
-                    e.get("summary") or e.get("description"),
-                    e.get("summary_detail"),
-                    atom,
-                    limit=MAX_SUMMARY_CHARS,
-                ),
-                content=_field(content.get("value"), content, atom, limit=MAX_CONTENT_CHARS),
-                author=clean_title(e.get("author"), limit=MAX_AUTHOR_CHARS),
-            )
-        )
+        items.append(_guarded(url, _xml_item, e, base, atom, now))
     title = _field(
         doc.feed.get("title"), doc.feed.get("title_detail"), atom, limit=MAX_TITLE_CHARS, title=True
     )
     return ParsedFeed(
         title=title, entries=with_keys(items), bozo=bool(doc.get("bozo")), ttl_seconds=_ttl(doc.feed)
+    )
+
+
+def _xml_item(e: Any, base: str, atom: bool, now: datetime) -> Item | None:
+    content = (e.get("content") or [{}])[0]
+    link, link_for_key = entry_links(e, base)
+    return _item(
+        now,
+        guid=str(e.get("id") or ""),
+        raw_text=f"{e.get('title', '')}\n{e.get('summary', '')}",
+        key_link=link_for_key,
+        title=_field(e.get("title"), e.get("title_detail"), atom, limit=MAX_TITLE_CHARS, title=True),
+        link=link,
+        published=entry_date(e),
+        summary=_field(
+            e.get("summary") or e.get("description"),
+            e.get("summary_detail"),
+            atom,
+            limit=MAX_SUMMARY_CHARS,
+        ),
+        content=_field(content.get("value"), content, atom, limit=MAX_CONTENT_CHARS),
+        author=clean_title(e.get("author"), limit=MAX_AUTHOR_CHARS),
     )
 
 
@@ -184,6 +191,42 @@ def _bom_charset(body: bytes, content_type: str) -> str:
     return content_type
 
 
+def _guarded(url: str, build: Callable[..., Item | None], *args: Any) -> Item | None:
+    """One entry, or None when its data breaks a step: one bad item never takes its feed down.
+
+    Every string of the entry must be storable text (a lone surrogate from a JSON escape is not).
+    """
+    try:
+        item = build(*args)
+        if item is not None:
+            guid, raw_text, key_link_, draft = item
+            texts = [getattr(draft, f.name) for f in fields(draft)]
+            for text in (guid, raw_text, key_link_ or "", *texts):
+                if isinstance(text, str):
+                    text.encode("utf-8")
+        return item
+    except Exception as exc:  # anything one entry's bytes can provoke
+        logger.warning("feed item skipped url=%s error=%s: %s", redact(url), type(exc).__name__, exc)
+        return None
+
+
+def _defuse_char_refs(body: bytes) -> bytes:
+    """Character references to no character (a lone surrogate, NUL, past U+10FFFF) become U+FFFD:
+    feedparser's fallback parser raises on them, which would lose every entry of the feed."""
+    if b"&#" not in body:
+        return body
+    return _CHAR_REF.sub(_char_ref, body)
+
+
+def _char_ref(m: re.Match[bytes]) -> bytes:
+    ref = m.group(1)
+    try:
+        code = int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
+    except ValueError:
+        return m.group()
+    return b"&#xFFFD;" if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else m.group()
+
+
 def _defuse_entities(body: bytes) -> bytes:
     """Drop <!ENTITY> declarations from the prolog. feedparser removes them only at the start of
     a line; declared on one line, nested entities reach expat and expand (to its amplification
@@ -204,35 +247,35 @@ def _parse_json_feed(body: bytes, base: str, now: datetime) -> ParsedFeed:
     version, items = doc.get("version"), doc.get("items")
     if not isinstance(version, str) or not version.startswith(_JSONFEED_VERSIONS):
         raise ParseError("not a feed")  # e.g. RSS rendered as a JSON tree
-    rows = []
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict):
-            continue
-        guid, authors = item.get("id"), item.get("authors") or [item.get("author")]
-        author = authors[0] if isinstance(authors, list) and authors else None
-        content = clean_text(_str(item.get("content_html")), limit=MAX_CONTENT_CHARS) or _json_text(
-            item.get("content_text"), limit=MAX_CONTENT_CHARS
-        )
-        link = absolute_link(item.get("url"), base) or absolute_link(item.get("external_url"), base)
-        rows.append(
-            _item(
-                now,
-                guid=str(guid) if isinstance(guid, str | int) else "",
-                raw_text=f"{_str(item.get('title'))}\n{_str(item.get('summary'))}",
-                key_link=key_link(item.get("url"), link) or key_link(item.get("external_url"), link),
-                title=_json_text(item.get("title"), limit=MAX_TITLE_CHARS, title=True),
-                link=link,
-                published=iso_date(item.get("date_published")) or iso_date(item.get("date_modified")),
-                summary=_json_text(item.get("summary"), limit=MAX_SUMMARY_CHARS)
-                or content[:MAX_SUMMARY_CHARS],
-                content=content,
-                author=_json_text(author.get("name"), limit=MAX_AUTHOR_CHARS, title=True)
-                if isinstance(author, dict)
-                else "",
-            )
-        )
+    entries = items if isinstance(items, list) else []
+    rows = [_guarded(base, _json_item, item, base, now) for item in entries]
     title = _json_text(doc.get("title"), limit=MAX_TITLE_CHARS, title=True)
     return ParsedFeed(title=title, entries=with_keys(rows))
+
+
+def _json_item(item: Any, base: str, now: datetime) -> Item | None:
+    if not isinstance(item, dict):
+        return None
+    guid, authors = item.get("id"), item.get("authors") or [item.get("author")]
+    author = authors[0] if isinstance(authors, list) and authors else None
+    content = clean_text(_str(item.get("content_html")), limit=MAX_CONTENT_CHARS) or _json_text(
+        item.get("content_text"), limit=MAX_CONTENT_CHARS
+    )
+    link = absolute_link(item.get("url"), base) or absolute_link(item.get("external_url"), base)
+    return _item(
+        now,
+        guid=str(guid) if isinstance(guid, str | int) else "",
+        raw_text=f"{_str(item.get('title'))}\n{_str(item.get('summary'))}",
+        key_link=key_link(item.get("url"), link) or key_link(item.get("external_url"), link),
+        title=_json_text(item.get("title"), limit=MAX_TITLE_CHARS, title=True),
+        link=link,
+        published=iso_date(item.get("date_published")) or iso_date(item.get("date_modified")),
+        summary=_json_text(item.get("summary"), limit=MAX_SUMMARY_CHARS) or content[:MAX_SUMMARY_CHARS],
+        content=content,
+        author=_json_text(author.get("name"), limit=MAX_AUTHOR_CHARS, title=True)
+        if isinstance(author, dict)
+        else "",
+    )
 
 
 def _str(value: Any) -> str:
