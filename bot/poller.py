@@ -205,7 +205,7 @@ class Poller:
                 body_sha256=digest,
                 title=parsed.title if parsed else None,
                 url=result.moved_to,
-                baseline=parsed is not None and bool(parsed.entries),
+                baseline=parsed is not None,
             )
         report.new_articles += len(new)
         report.alerts += len(alerts)
@@ -322,7 +322,6 @@ class Poller:
                     last_modified=result.last_modified,
                     body_sha256=hashlib.sha256(result.body).hexdigest(),
                     title=parsed.title,
-                    baseline=bool(parsed.entries),
                 )
                 await session.refresh(feed)
         logger.info("feed added feed_id=%s url=%s items=%d", feed.id, redact(feed.url), len(parsed.entries))

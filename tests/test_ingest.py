@@ -427,6 +427,6 @@ async def test_an_empty_first_answer_is_no_baseline(
     assert (await runtime.poller.tick(force=True)).failed == 0
     feed_server.set_feed("/e.xml", rss([item(n) for n in range(30)], title="E"))
     report = await runtime.poller.tick(force=True)
-    assert report.new_articles == 30 and report.alerts == 0, "the first poll with entries is the baseline"
+    assert report.new_articles == 30 and report.alerts == 0, "the first parsed answer is the baseline"
     feed_server.set_feed("/e.xml", rss([item(n) for n in range(31)], title="E"))
     assert (await runtime.poller.tick(force=True)).alerts == 1

@@ -79,8 +79,9 @@ async def record_feed_success(
     url: str | None = None,
     baseline: bool = True,
 ) -> None:
-    """A good poll: validators kept, errors reset, next check scheduled. `baseline`: it parsed
-    entries, so from now on new ones alert (an empty 200 or a 304 is not a baseline)."""
+    """A good poll: validators kept, errors reset, next check scheduled. `baseline`: it parsed a
+    feed document, so from now on new entries alert (an empty 200 or a 304 is no baseline; a
+    valid feed with no entries yet is one, so a new blog's first post alerts)."""
     values: dict[str, Any] = dict(
         next_check_at=next_check_at,
         error_count=0,
