@@ -353,3 +353,9 @@ def test_build_with_a_repeated_id_keeps_the_last(monkeypatch: pytest.MonkeyPatch
     assert [a.chat_id for a in match([art("NATO Ukraine")], index)] == [3]
     index.remove(10_000)
     assert match([art("NATO Ukraine")], index) == []
+
+
+def test_an_alert_carries_the_subscriptions_that_matched() -> None:
+    rows = [(1, 10, "nato"), (2, 10, "ukraine"), (3, 10, "russia"), (4, 20, "nato"), (5, 30, "NATO -ukraine")]
+    alerts = match([art("NATO backs Ukraine")], build_index(rows))
+    assert sorted((a.chat_id, a.subscriptions) for a in alerts) == [(10, (1, 2)), (20, (4,))]
