@@ -21,7 +21,9 @@ also runs two regex loops over the same subscriptions, one compiled regex per te
 as such loops are usually written (\\bword\\b) and "tuned" (each pattern starts with its
 literal, which sre scans for ~35x faster), with the index's speed-up over each. Each
 article's time is its best of --repeat passes, since the machine is shared.
-The last line is one JSON object with every figure.
+The last line is one JSON object with every figure. bench/ab_match.py runs these
+subscriptions and articles through an older revision's matcher and this one's in one
+process, interleaved, for a before/after comparison.
 """
 
 from __future__ import annotations

@@ -102,6 +102,7 @@ class SubscriptionIndex:
         self._groups = 0
         self._any = _Table()
         self._title = _Table()
+        self._repeats: dict[_Group, list[tuple[int, int]]] = {}  # membership.repeats, remembered
 
     def __len__(self) -> int:
         return self._count
@@ -131,6 +132,7 @@ class SubscriptionIndex:
         else:
             cast(list[_Group | None], self._groups_pages[sub_id >> _PAGE])[sub_id & _MASK] = None
         self._count -= 1
+        self._repeats.pop(group, None)
         group.members = membership.left(cast(Members, group.members), sub_id)
         if group.members is None:
             self._drop_group(group)
@@ -169,7 +171,8 @@ class SubscriptionIndex:
             labels = (cast(str, group.prog),) if kind is _WordGroup else proven_labels(group.prog)
             members = group.members
             if type(members) is not int or (far and members in far):
-                hits.give(cast(Members, members), labels, chat_of)
+                if not hits.give(cast(Members, members), labels, chat_of):
+                    hits.also(self._repeated(group), labels)
                 continue
             chat = cast("array[int]", pages[members >> _PAGE])[members & _MASK]
             if chat in labels_of:
@@ -179,8 +182,8 @@ class SubscriptionIndex:
                 subs_of[chat] = (members,)
         for group in dict.fromkeys(verify):
             labels = matched_labels(group.prog, doc)
-            if labels:
-                hits.give(cast(Members, group.members), labels, chat_of)
+            if labels and not hits.give(cast(Members, group.members), labels, chat_of):
+                hits.also(self._repeated(group), labels)
         return hits.merged()
 
     # --- internals ---------------------------------------------------------------------------
@@ -194,6 +197,12 @@ class SubscriptionIndex:
                 if group is not None:
                     return group, cast("array[int]", self._chats_pages[page])[sub_id & _MASK]
         return self._far.get(sub_id)
+
+    def _repeated(self, group: _Group) -> list[tuple[int, int]]:
+        found = self._repeats.get(group)
+        if found is None:
+            found = self._repeats[group] = membership.repeats(cast(Members, group.members))
+        return found
 
     def _chat_of(self, sub_id: int) -> int:
         """The chat of an indexed subscription."""
@@ -227,6 +236,7 @@ class SubscriptionIndex:
         else:
             self._far[sub_id] = (group, chat_id)
         self._count += 1
+        self._repeats.pop(group, None)
         group.members = membership.joined(group.members, sub_id, chat_id, self._chat_of)
 
     def _slot(self, term: Term) -> tuple[dict[Any, Bucket], Any]:

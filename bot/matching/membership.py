@@ -61,6 +61,16 @@ def left(members: Members, sub_id: int) -> Members | None:
     return members[0] if n == 2 else members
 
 
+def repeats(members: Members) -> list[tuple[int, int]]:
+    """(subscription, chat) of the members whose chat has a later member too (rare: the
+    database keeps one subscription per chat and query)."""
+    if isinstance(members, int):
+        return []
+    n = len(members) >> 1
+    last = dict(zip(members[n:], members[:n], strict=True))
+    return [(s, c) for s, c in zip(members[:n], members[n:], strict=True) if last[c] != s]
+
+
 Labels: TypeAlias = tuple[str, ...]
 
 
@@ -74,8 +84,9 @@ class Hits:
         self.subs: dict[int, tuple[int, ...]] = {}  # the same keys, in the same order
         self.more: list[tuple[int, Labels, tuple[int, ...]]] = []  # a chat's further queries
 
-    def give(self, members: Members, labels: Labels, chat_of: Callable[[int], int]) -> None:
-        """Give each member's chat the labels of the query the group matched."""
+    def give(self, members: Members, labels: Labels, chat_of: Callable[[int], int]) -> bool:
+        """Give each member's chat the labels of the query the group matched; False when a chat
+        has the query twice, and then `repeats(members)` must be given to `more` too."""
         given, subs = self.labels, self.subs
         if isinstance(members, int):
             chat = chat_of(members)
@@ -84,7 +95,7 @@ class Hits:
             else:
                 given[chat] = labels
                 subs[chat] = (members,)
-            return
+            return True
         # A popular query has thousands of chats: C-level passes, not a loop. A chat that has
         # labels already has them moved to `more` before these overwrite them.
         n = len(members) >> 1
@@ -95,8 +106,11 @@ class Hits:
             self.more += zip(clash, map(given.__getitem__, clash), map(subs.__getitem__, clash), strict=False)
         given.update(zip(chats, repeat(labels)))
         subs.update(zip(chats, zip(members[:n]), strict=False))
-        if len(given) != before + n - len(clash):  # a chat with the query twice: keep every id
-            self.more += zip(chats, repeat(labels), zip(members[:n]))
+        return len(given) == before + n - len(clash)
+
+    def also(self, repeats: list[tuple[int, int]], labels: Labels) -> None:
+        """The members that `give` overwrote: a chat's other subscriptions to the same query."""
+        self.more += ((chat, labels, (sub,)) for sub, chat in repeats)
 
     def merged(self) -> tuple[dict[int, Labels], dict[int, tuple[int, ...]]]:
         """Labels and subscriptions per chat: each matching query's labels, queries in sorted
