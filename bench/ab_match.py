@@ -72,10 +72,12 @@ def load_base(root: Path, alias: str = "base") -> ModuleType:
     ours = {k: sys.modules.pop(k) for k in list(sys.modules) if k == "bot" or k.startswith("bot.")}
     sys.path.insert(0, str(root))
     try:
-        try:
-            module = importlib.import_module("bot.matching")
-        except ModuleNotFoundError:
-            module = importlib.import_module("bot.matcher")  # the layout before bot/matching/
+        # Chosen by what the export holds: a missing module would be found elsewhere (an
+        # installed copy of the project), not raise.
+        name = "bot.matching" if (root / "bot" / "matching").is_dir() else "bot.matcher"
+        module = importlib.import_module(name)  # bot.matcher: the layout before bot/matching/
+        if not Path(str(module.__file__)).resolve().is_relative_to(root.resolve()):
+            raise RuntimeError(f"{name} was imported from {module.__file__}, not from the export")
     finally:
         sys.path.remove(str(root))
         theirs = {k: sys.modules.pop(k) for k in list(sys.modules) if k == "bot" or k.startswith("bot.")}
