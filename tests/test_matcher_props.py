@@ -21,6 +21,7 @@ from bot.matching import parser as qp
 from bot.matching.compiler import compile_query, tree_of
 from bot.matching.program import matched_labels, proven_labels, proves
 from bot.matching.query import AllOf, AnyOf, Node, Not, Term
+from bot.matching.shapes import parse_stored
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
 
@@ -279,6 +280,40 @@ def test_one_term_fast_path_is_the_general_parser(items: list[str], lead: str) -
         return (result.norm, result.terms, compile_query(result.root))
 
     assert outcome(parse_query) == outcome(qp._parse_general)
+
+
+# Pieces of stored queries: terms that the shape of a text names by a placeholder, in several
+# spellings, and pieces around which it must not (in a word, after a field, in a phrase).
+SHAPE_ITEMS = [
+    "Nato", "NATO", "nato", '"climate change"', '"Climate Change"', '"nato"', "title:nato",
+    'title:"climate change"', "-nato", "-NATO", "OR", "AND", "NOT", "|", "(", ")", "x-nato",
+    "a:nato", "foo:nato", '" nato "', '"nato summit us"', "nato*", "title:-nato", "title:(nato",
+    "乌克兰", "-乌克兰", "(nato", "nato)", '"nato"summit', "--nato",
+]  # fmt: skip
+
+
+@SETTINGS
+@given(
+    query=st.one_of(
+        queries,
+        st.lists(st.sampled_from(SHAPE_ITEMS + EN), min_size=1, max_size=7).map(" ".join),
+        st.lists(st.sampled_from(SHAPE_ITEMS + EN), min_size=1, max_size=7).map("".join),
+    ),
+    title=texts(6),
+    body=texts(),
+)
+def test_parsing_by_shape_is_the_parser(query: str, title: str, body: str) -> None:
+    """The bulk load's fast path: a text parsed by its shape is the text parsed."""
+
+    def outcome(parse: object) -> object:
+        try:
+            result = parse(query)  # type: ignore[operator]
+        except QueryError as exc:
+            return (exc.code, exc.position)
+        doc = Document.of(title, body)
+        return (result.text, result.norm, result.terms, compile_query(result.root), result.matched_terms(doc))
+
+    assert outcome(parse_stored) == outcome(parse_query)
 
 
 @SETTINGS

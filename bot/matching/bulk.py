@@ -15,7 +15,10 @@ from bot.domain import UserInputError
 from bot.matching import membership
 from bot.matching.compiler import Prog, compile_query
 from bot.matching.index import _DENSE_MIN, _MASK, _PAGE, SubscriptionIndex, _Group
-from bot.matching.parser import clear_term_cache, parse_query
+from bot.matching.parser import clear_term_cache
+from bot.matching.shapes import clear_shape_cache, parse_stored
+
+_TERMS_WHILE_LOADING = 1 << 20  # a million subscriptions name about 250k distinct terms
 
 
 def build_index(subscriptions: Iterable[tuple[int, int, str]]) -> SubscriptionIndex:
@@ -25,6 +28,7 @@ def build_index(subscriptions: Iterable[tuple[int, int, str]]) -> SubscriptionIn
     enabled = gc.isenabled()
     # A collection during the load would rescan every object made so far, again and again.
     gc.disable()
+    clear_term_cache(_TERMS_WHILE_LOADING)
     try:
         if not _load_sorted(index, rows):
             index = SubscriptionIndex()  # it may hold some groups already
@@ -33,6 +37,7 @@ def build_index(subscriptions: Iterable[tuple[int, int, str]]) -> SubscriptionIn
         if enabled:
             gc.enable()
         clear_term_cache()
+        clear_shape_cache()
     return index
 
 
@@ -61,7 +66,7 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
     gathered: dict[_Group, tuple[list[int], list[int]]] = {}  # each group's ids and chats
     for text in by_text:
         try:
-            root = parse_query(text).root
+            root = parse_stored(text).root
         except UserInputError:
             return False
         prog = compile_query(root)
@@ -105,7 +110,7 @@ def _load_rows(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> No
         group = by_text.get(text)
         if group is None:
             try:
-                root = parse_query(text).root
+                root = parse_stored(text).root
             except UserInputError:
                 continue
             prog = compile_query(root)

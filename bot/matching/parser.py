@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 
 from bot.matching.normalization import is_unspaced, normalize, tokenize
 from bot.matching.query import AllOf, AnyOf, Node, Not, Query, QueryError, Term, anchors, canon
@@ -125,9 +126,14 @@ _TERM_CACHE: dict[str, Term | None] = {}
 TERM_CACHE_SIZE = 50_000  # about 20 MB at most; a bulk load clears it when done
 
 
-def clear_term_cache() -> None:
-    """Forget cached terms (after a bulk load)."""
+_term_cache_size = [TERM_CACHE_SIZE]
+
+
+def clear_term_cache(size: int = TERM_CACHE_SIZE) -> None:
+    """Forget cached terms, and keep at most `size` from now on: a bulk load, which makes a
+    million terms of which half repeat, keeps more while it runs and clears them when done."""
     _TERM_CACHE.clear()
+    _term_cache_size[0] = size
 
 
 def make_term(raw: str, *, title: bool = False, pos: int = 1) -> Term | None:
@@ -145,7 +151,7 @@ def make_term(raw: str, *, title: bool = False, pos: int = 1) -> Term | None:
         if prefix and tokens and is_unspaced(tokens[-1]):
             prefix = False  # CJK terms already match as substrings
         term = Term(sys.intern(label), tokens, prefix=prefix) if tokens else None
-        if len(_TERM_CACHE) >= TERM_CACHE_SIZE:
+        if len(_TERM_CACHE) >= _term_cache_size[0]:
             _TERM_CACHE.clear()  # bounded: user input must not grow memory without end
         _TERM_CACHE[raw] = term
     if term is None:
@@ -295,6 +301,11 @@ def _simplify(node: Node) -> Node:
 
 def parse_query(text: str) -> Query:
     """Parse a query; raises QueryError (a UserInputError) naming the problem and its position."""
+    return parse_with(text, _parse_general)
+
+
+def parse_with(text: str, general: Callable[[str], Query]) -> Query:
+    """parse_query, with `general` parsing the texts that are not one term."""
     stripped = text.strip()
     lead = len(text) - len(text.lstrip())
     if not stripped:
@@ -307,7 +318,7 @@ def parse_query(text: str) -> Query:
     term = _one_term(stripped, lead)
     if term is not None:
         return _checked(Query(stripped, term), stripped, lead)
-    return _parse_general(text)
+    return general(text)
 
 
 def _one_term(stripped: str, lead: int) -> Term | None:
