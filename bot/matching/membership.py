@@ -99,7 +99,7 @@ class Hits:
         # A popular query has thousands of chats: C-level passes, not a loop. A chat that has
         # labels already has them moved to `more` before these overwrite them.
         n = len(members) >> 1
-        chats = members[n:]
+        chats = members[n:].tolist()  # made ints once, for three passes
         before = len(given)
         clash = given.keys() & chats if given else ()
         if clash:
