@@ -19,7 +19,7 @@ from bot.matching import document as qd
 from bot.matching import normalization as qn
 from bot.matching import parser as qp
 from bot.matching.compiler import compile_query, tree_of
-from bot.matching.program import matched_labels, proven_labels, proves
+from bot.matching.program import counted_labels, counts, matched_labels, proven_labels, proves
 from bot.matching.query import AllOf, AnyOf, Node, Not, Term
 from bot.matching.shapes import parse_stored
 
@@ -346,6 +346,34 @@ def test_a_proven_query_is_decided_by_its_key(query: str, title: str, body: str)
         assert proven_labels(group.prog) == parsed.matched_terms(doc)
 
 
+# ORs of terms of one to three exact tokens, with repeats (title:x OR x), and other queries.
+counted_ors = st.one_of(
+    st.lists(st.one_of(word, zh, word.map("title:{}".format), terms()), min_size=2, max_size=4).map(
+        " OR ".join
+    ),
+    queries,
+)
+
+
+@SETTINGS
+@given(query=counted_ors, title=texts(6), body=texts())
+def test_a_counted_or_is_decided_by_how_many_keys_were_found(query: str, title: str, body: str) -> None:
+    """The index's fast path for an OR of proven terms: found k times, k of its terms occur."""
+    if not valid(query):
+        return
+    parsed = parse_query(query)
+    index = build_index([(1, 10, query)])
+    doc = Document.of(title, body)
+    (group,) = {g for key in (index._any, index._title) for g in _filed(key)}  # type: ignore[attr-defined]
+    if not counts(group.prog):
+        return
+    found = index.candidates(doc).count(group)
+    if not found:
+        assert parsed.matched_terms(doc) == ()
+    else:
+        assert counted_labels(group.prog, found, doc) == parsed.matched_terms(doc)
+
+
 def _filed(table: object) -> list[object]:
     out: list[object] = []
     for lookup in (table.words, table.pairs, table.triples, table.stems):  # type: ignore[attr-defined]
@@ -397,6 +425,13 @@ def test_fast_tokenizing_is_the_full_normalization(text: str) -> None:
     expected = qn.TOKEN.findall(qn._fold(text))
     assert qn.tokenize(qn.normalize(text)) == expected
     assert qn.words_of(text) == expected
+
+
+def test_ascii_tokens_display_spaced() -> None:
+    """display's shortcut: no ASCII character is of an unspaced script."""
+    assert not any(qn.is_unspaced(chr(c)) for c in range(128))
+    assert qn.display(["nato", "19", "summit"]) == "nato 19 summit"
+    assert qn.display(["乌", "克", "nato", "兰"]) == "乌克 nato 兰"
 
 
 @SETTINGS

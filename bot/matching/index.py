@@ -18,6 +18,7 @@ dict.update) rather than Python loops.
 
 from __future__ import annotations
 
+import collections
 import itertools
 from array import array
 from collections.abc import Iterable, Iterator
@@ -30,7 +31,7 @@ from bot.matching.compiler import Prog, compile_query, is_word, tree_of
 from bot.matching.document import Document
 from bot.matching.membership import Hits, Members
 from bot.matching.parser import parse_query
-from bot.matching.program import matched_labels, proven_labels, proves
+from bot.matching.program import counted_labels, counts, matched_labels, proven_labels, proves
 from bot.matching.query import Node, Query, Term, anchors
 
 _BUCKET = 32  # groups under one key kept in a list up to this many; a dict by program beyond
@@ -64,6 +65,13 @@ class _ProvenGroup(_Group):
 class _WordGroup(_ProvenGroup):
     """A proven group whose query is one word as written in canonical form, its only label:
     the commonest query, so the class says it and matching spends no call on its labels."""
+
+    __slots__ = ()
+
+
+class _CountedGroup(_Group):
+    """A group whose query is an OR that program.counts: found as many times as its terms
+    occur, which decides it."""
 
     __slots__ = ()
 
@@ -155,34 +163,40 @@ class SubscriptionIndex:
     def hits(self, doc: Document) -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[int, ...]]]:
         """For each chat with a matching subscription: the labels of the terms that matched,
         and the ids of the subscriptions that matched."""
-        hits = Hits()
-        chat_of = self._chat_of
+        matched: list[tuple[_Group, tuple[str, ...]]] = []
         verify: list[_Group] = []
-        # The loop over every candidate: one subscription of a proven query, the commonest
-        # case, is given its alert in place (as Hits.give would) rather than by two calls.
-        labels_of, subs_of, more = hits.labels, hits.subs, hits.more
-        pages, far = self._chats_pages, self._far
-        labels: tuple[str, ...]
+        counted: list[_Group] = []
         for group in self.candidates(doc):
             kind = type(group)
-            if kind is _Group:
-                verify.append(group)
-                continue
-            labels = (cast(str, group.prog),) if kind is _WordGroup else proven_labels(group.prog)
-            members = group.members
-            if type(members) is not int or (far and members in far):
-                if not hits.give(cast(Members, members), labels, chat_of):
-                    hits.also(self._repeated(group), labels)
-                continue
-            chat = cast("array[int]", pages[members >> _PAGE])[members & _MASK]
-            if chat in labels_of:
-                more.append((chat, labels, (members,)))
+            if kind is _WordGroup:
+                matched.append((group, (cast(str, group.prog),)))
+            elif kind is _ProvenGroup:
+                matched.append((group, proven_labels(group.prog)))
+            elif kind is _CountedGroup:
+                counted.append(group)  # once for each of its terms found
             else:
-                labels_of[chat] = labels
-                subs_of[chat] = (members,)
+                verify.append(group)
         for group in dict.fromkeys(verify):
             labels = matched_labels(group.prog, doc)
-            if labels and not hits.give(cast(Members, group.members), labels, chat_of):
+            if labels:
+                matched.append((group, labels))
+        for group, found in collections.Counter(counted).items():
+            matched.append((group, counted_labels(group.prog, found, doc)))
+        hits = Hits()
+        # One subscription, the commonest group, is given its alert in place (as Hits.give
+        # would) rather than by two calls.
+        labels_of, subs_of, more = hits.labels, hits.subs, hits.more
+        pages, far, chat_of = self._chats_pages, self._far, self._chat_of
+        for group, labels in matched:
+            members = group.members
+            if type(members) is int and not (far and members in far):
+                chat = cast("array[int]", pages[members >> _PAGE])[members & _MASK]
+                if chat in labels_of:
+                    more.append((chat, labels, (members,)))
+                else:
+                    labels_of[chat] = labels
+                    subs_of[chat] = (members,)
+            elif not hits.give(cast(Members, members), labels, chat_of):
                 hits.also(self._repeated(group), labels)
         return hits.merged()
 
@@ -269,7 +283,10 @@ class SubscriptionIndex:
         terms = anchors(root)
         if terms is None:  # parse_query refuses these; a hand-built Query might not
             raise UserInputError("the query has nothing to look for")
-        if not proves(prog):
+        group: _Group
+        if counts(prog):
+            group = _CountedGroup(prog)
+        elif not proves(prog):
             group = _Group(prog)
         else:
             group = _WordGroup(prog) if type(prog) is str and is_word(prog) else _ProvenGroup(prog)

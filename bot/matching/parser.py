@@ -138,9 +138,8 @@ def clear_term_cache(size: int = TERM_CACHE_SIZE) -> None:
 
 def make_term(raw: str, *, title: bool = False, pos: int = 1) -> Term | None:
     """A term from one word or phrase as typed (`word*` is a prefix); None when it has no tokens."""
-    if raw in _TERM_CACHE:
-        term = _TERM_CACHE[raw]
-    else:
+    term = _TERM_CACHE.get(raw)
+    if term is None and raw not in _TERM_CACHE:
         label = " ".join(raw.split())
         body = label.rstrip("*").rstrip()
         prefix = body != label

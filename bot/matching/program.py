@@ -69,15 +69,27 @@ def _gather(prog: Prog, doc: Document, out: list[str]) -> bool:
         every = head == AND
         mark = len(out)
         hit = False
+        words = doc.words
         for child in prog[1:]:
-            if _gather(child, doc, out):
+            # A word, the commonest child, is tested in place rather than by a call: at a
+            # million subscriptions an article verifies about a hundred queries.
+            if type(child) is str and is_word(child):
+                found = child in words
+                if found:
+                    out.append(child)
+            else:
+                found = _gather(child, doc, out)
+            if found:
                 hit = True  # in an OR, every true branch contributes its terms
             elif every:
                 del out[mark:]
                 return False
         return hit
     if head == NOT:
-        return not _test(prog[1], doc)
+        child = prog[1]
+        if type(child) is str and is_word(child):
+            return child not in doc.words
+        return not _test(child, doc)
     if _has(cast(str, head), doc):  # (reference, label)
         out.append(cast(str, prog[1]))
         return True
@@ -111,3 +123,42 @@ def proven_labels(prog: Prog) -> tuple[str]:
     if type(prog) is str:
         return (prog if is_word(prog) else label_of(prog),)
     return (cast(str, prog[1]),)
+
+
+def counts(prog: Prog) -> bool:
+    """Whether a query is an OR of terms that `proves` says their keys decide: then how many of
+    its keys an article has found says how many of its terms occur, and the count decides it."""
+    return not is_leaf(prog) and prog[0] == OR and all(map(proves, prog[1:]))
+
+
+def counted_labels(prog: Prog, found: int, doc: Document) -> tuple[str, ...]:
+    """The labels of an OR that `counts`, whose keys the article has found `found` times: all
+    of them when every term was found, else those of the terms that occur, tested in order
+    only until `found` have.
+
+    The index's fast path for `a OR b`, the commonest query after one term: it saves testing
+    the terms at all when every key was found, and the rest of the OR once the found terms
+    are (bench/ab_match.py, p50 at 1M). tests/test_matcher_props.py holds it equal to
+    matched_labels.
+    """
+    children = prog[1:]
+    if found == len(children):
+        return tuple(dict.fromkeys([proven_labels(child)[0] for child in children]))  # title:x OR x
+    labels: list[str] = []
+    words = doc.words
+    for child in children:
+        if type(child) is str:
+            if child in words:  # a word, tested in place
+                labels.append(child)
+            elif not is_word(child) and _has(child, doc):
+                labels.append(label_of(child))
+            else:
+                continue
+        elif _has(cast(str, child[0]), doc):  # (reference, label)
+            labels.append(cast(str, child[1]))
+        else:
+            continue
+        found -= 1
+        if not found:
+            break
+    return tuple(dict.fromkeys(labels))
