@@ -136,9 +136,10 @@ def counted_labels(prog: Prog, found: int, doc: Document) -> tuple[str, ...]:
     of them when every term was found, else those of the terms that occur, tested in order
     only until `found` have.
 
-    The index's fast path for `a OR b`, the commonest query after one term: it saves testing
-    the terms at all when every key was found, and the rest of the OR once the found terms
-    are (bench/ab_match.py, p50 at 1M). tests/test_matcher_props.py holds it equal to
+    The index's fast path for `a OR b`, the commonest query after one term and half of the
+    candidates that are not proven at a million subscriptions: it saves testing the terms at
+    all when every key was found, and the rest of the OR once the found terms are
+    (bench/ab_match.py, p50 at 1M). tests/test_matcher_props.py holds it equal to
     matched_labels.
     """
     children = prog[1:]
