@@ -21,7 +21,9 @@ also runs two regex loops over the same subscriptions, one compiled regex per te
 as such loops are usually written (\\bword\\b) and "tuned" (each pattern starts with its
 literal, which sre scans for ~35x faster), with the index's speed-up over each. Each
 article's time is its best of --repeat passes, since the machine is shared.
-The last line is one JSON object with every figure.
+The last line is one JSON object with every figure. bench/ab_match.py runs these
+subscriptions and articles through an older revision's matcher and this one's in one
+process, interleaved, for a before/after comparison.
 """
 
 from __future__ import annotations
@@ -44,10 +46,8 @@ from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from array import array
-
 from bot.domain import StoredArticle
-from bot.matching import SubscriptionIndex, build_index, match, parse_query
+from bot.matching import SubscriptionIndex, build_index, match, membership, parse_query
 from bot.matching import normalization as querymod
 from bot.matching import parser as parsermod
 from bot.matching import query as treemod
@@ -541,11 +541,11 @@ def measure_memory(build: Callable[[], object]) -> tuple[float, object]:
 
 def incremental(index: SubscriptionIndex, rng: random.Random, c: Corpus, n: int) -> dict[str, float]:
     """Microseconds to subscribe with a query not yet indexed, and to unsubscribe: p50/p99/max."""
-    fresh = [
-        t
-        for t in subscription_texts(rng, c, n * 3)
-        if index._find(compile_query(parse_query(t).root)) is None
-    ]
+    fresh = []
+    for t in subscription_texts(rng, c, n * 3):
+        root = parse_query(t).root
+        if index._find(root, compile_query(root)) is None:
+            fresh.append(t)
     base = max(s for s, _ in index._subscriptions()) + 1  # ids come from an autoincrement
     add, rem = [], []
     for i, t in enumerate(fresh[:n]):
@@ -562,9 +562,9 @@ def incremental(index: SubscriptionIndex, rng: random.Random, c: Corpus, n: int)
         g
         for e in buckets
         for g in (e if isinstance(e, list) else e.values() if isinstance(e, dict) else (e,))
-        if g.chats is not None
+        if g.members is not None
     ]
-    top = max(groups, key=lambda g: len(g.chats) if isinstance(g.chats, dict | array) else 1)
+    top = max(groups, key=lambda g: membership.count(g.members))
     sub, (_, chat) = next((s, v) for s, v in index._subscriptions() if v[0] is top)
     t0 = time.perf_counter_ns()
     index.remove(sub)

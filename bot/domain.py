@@ -120,15 +120,17 @@ class StoredArticle:
 
 
 class Alert(NamedTuple):
-    """One message owed to one chat for one article, with every matched term.
+    """One message owed to one chat for one article: the chat's matched terms, merged, and the
+    ids of the chat's subscriptions that matched it (empty when the maker did not know them).
 
-    A named tuple: `tuple.__new__(Alert, row)` builds one at C speed, and an article at a
+    A named tuple: bot.matching.index.alerts builds one at C speed, and an article at a
     million subscriptions makes thousands of these (bench/match.py).
     """
 
     chat_id: int
     article_id: int
     terms: tuple[str, ...]
+    subscriptions: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -353,3 +353,19 @@ def test_build_with_a_repeated_id_keeps_the_last(monkeypatch: pytest.MonkeyPatch
     assert [a.chat_id for a in match([art("NATO Ukraine")], index)] == [3]
     index.remove(10_000)
     assert match([art("NATO Ukraine")], index) == []
+
+
+def test_an_alert_carries_the_subscriptions_that_matched() -> None:
+    rows = [(1, 10, "nato"), (2, 10, "ukraine"), (3, 10, "russia"), (4, 20, "nato"), (5, 30, "NATO -ukraine")]
+    alerts = match([art("NATO backs Ukraine")], build_index(rows))
+    assert sorted((a.chat_id, a.subscriptions) for a in alerts) == [(10, (1, 2)), (20, (4,))]
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "one-by-one"])
+def test_a_chat_with_one_query_twice_gets_both_ids(bulk: bool) -> None:
+    rows = [(1, 10, "nato"), (2, 11, "nato"), (3, 10, "NATO"), (4, 10, "nato"), (5, 12, "nato")]
+    index = build_index(rows if bulk else rows[::-1])
+    alerts = match([art("NATO")], index)
+    assert sorted((a.chat_id, a.subscriptions) for a in alerts) == [(10, (1, 3, 4)), (11, (2,)), (12, (5,))]
+    index.remove(4)
+    assert {a.chat_id: a.subscriptions for a in match([art("NATO")], index)}[10] == (1, 3)

@@ -18,7 +18,10 @@ from bot.matching import Document, QueryError, build_index, match, parse_query, 
 from bot.matching import document as qd
 from bot.matching import normalization as qn
 from bot.matching import parser as qp
+from bot.matching.compiler import compile_query, tree_of
+from bot.matching.program import counted_labels, counts, matched_labels, proven_labels, proves
 from bot.matching.query import AllOf, AnyOf, Node, Not, Term
+from bot.matching.shapes import parse_stored
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
 
@@ -137,13 +140,15 @@ def reference(subs: dict[int, tuple[int, str]], articles: list[StoredArticle]) -
     for article in articles:
         title, fields = ref_fields(article.title, article.summary, article.content)
         per_chat: dict[int, list[tuple[str, ...]]] = {}
-        for chat, text in subs.values():
+        ids: dict[int, list[int]] = {}
+        for sub_id, (chat, text) in subs.items():
             hit, labels = evaluate(parse_query(text).root, title, fields)
             if hit:
                 per_chat.setdefault(chat, []).append(tuple(dict.fromkeys(labels)))
+                ids.setdefault(chat, []).append(sub_id)
         for chat in sorted(per_chat):
             merged = tuple(dict.fromkeys(x for labels in sorted(per_chat[chat]) for x in labels))
-            alerts.append(Alert(chat, article.id, merged))
+            alerts.append(Alert(chat, article.id, merged, tuple(sorted(ids[chat]))))
     return alerts
 
 
@@ -245,23 +250,24 @@ def test_canonical_text_means_the_same(query: str, title: str, body: str) -> Non
     assert again.matches(doc) is parsed.matches(doc)
 
 
-FLAT_ITEMS = [
+ONE_TERM_ITEMS = [
     "nato",
     "NATO",
-    "-nato",
     '"climate change"',
-    '-"climate change"',
-    "OR",
-    "|",
+    '"Climate  change"',
     "乌克兰",
     "-x",
+    "OR",
     "AND",
+    "x:y",
+    "nato*",
+    '""',
 ]
 
 
 @SETTINGS
-@given(items=st.lists(st.sampled_from(FLAT_ITEMS + EN), max_size=8), lead=st.sampled_from(["", "  "]))
-def test_flat_fast_path_is_the_general_parser(items: list[str], lead: str) -> None:
+@given(items=st.lists(st.sampled_from(ONE_TERM_ITEMS + EN), max_size=3), lead=st.sampled_from(["", "  "]))
+def test_one_term_fast_path_is_the_general_parser(items: list[str], lead: str) -> None:
     text = lead + " ".join(items)
     if not text.strip():
         return  # refused before either parser runs
@@ -271,60 +277,111 @@ def test_flat_fast_path_is_the_general_parser(items: list[str], lead: str) -> No
             result = parse(text)  # type: ignore[operator]
         except QueryError as exc:
             return (exc.code, exc.position)
-        return (result.norm, result.terms)
+        return (result.norm, result.terms, compile_query(result.root))
 
     assert outcome(parse_query) == outcome(qp._parse_general)
 
 
-QUICK_ITEMS = [
-    *FLAT_ITEMS,
-    "title:nato",
-    "title:NATO",
-    '-title:"climate change"',
-    "title:乌克兰",
-    "(nato OR Summit)",
-    '("climate change" | 乌克兰 OR nato)',
-    "(nato OR nato)",
-    "(summit OR title:nato)",
-    "-(nato OR summit)",
-    "(nato OR AND)",
-    "(nato)",
-    '"Climate  change"',
-    '""',
-    "x:y",
-    "nato*",
-    "title:",
-    "NOT",
-    "Ü",
-    "中国",
-]
+# Pieces of stored queries: terms that the shape of a text names by a placeholder, in several
+# spellings, and pieces around which it must not (in a word, after a field, in a phrase).
+SHAPE_ITEMS = [
+    "Nato", "NATO", "nato", '"climate change"', '"Climate Change"', '"nato"', "title:nato",
+    'title:"climate change"', "-nato", "-NATO", "OR", "AND", "NOT", "|", "(", ")", "x-nato",
+    "a:nato", "foo:nato", '" nato "', '"nato summit us"', "nato*", "title:-nato", "title:(nato",
+    "乌克兰", "-乌克兰", "(nato", "nato)", '"nato"summit', "--nato",
+]  # fmt: skip
 
 
-@settings(max_examples=600, deadline=None, derandomize=True)
+@SETTINGS
 @given(
-    items=st.lists(st.sampled_from(QUICK_ITEMS + EN), max_size=12),
-    space=st.sampled_from([" ", " ", " ", "  "]),
-    end=st.sampled_from(["", "", " "]),
+    query=st.one_of(
+        queries,
+        st.lists(st.sampled_from(SHAPE_ITEMS + EN), min_size=1, max_size=7).map(" ".join),
+        st.lists(st.sampled_from(SHAPE_ITEMS + EN), min_size=1, max_size=7).map("".join),
+    ),
+    title=texts(6),
+    body=texts(),
 )
-def test_quick_compile_is_the_parser_and_compiler(items: list[str], space: str, end: str) -> None:
-    from bot.matching.compiler import compile_query, quick_compile
+def test_parsing_by_shape_is_the_parser(query: str, title: str, body: str) -> None:
+    """The bulk load's fast path: a text parsed by its shape is the text parsed."""
 
-    text = space.join(items) + end
-    try:
-        expected: object = compile_query(parse_query(text).root)
-    except QueryError:
-        expected = None
-    quick = quick_compile(text)
-    assert quick is None or quick == expected
-    if (
-        expected is not None
-        and space == " "
-        and not end
-        and all(
-            i in QUICK_ITEMS[:4] or (i.isascii() and i.isalpha() and i not in ("AND", "NOT")) for i in items
-        )
-    ):
-        assert quick is not None  # the shapes it is for do not fall through to the parser
+    def outcome(parse: object) -> object:
+        try:
+            result = parse(query)  # type: ignore[operator]
+        except QueryError as exc:
+            return (exc.code, exc.position)
+        doc = Document.of(title, body)
+        return (result.text, result.norm, result.terms, compile_query(result.root), result.matched_terms(doc))
+
+    assert outcome(parse_stored) == outcome(parse_query)
+
+
+@SETTINGS
+@given(query=queries, title=texts(6), body=texts())
+def test_compiled_program_is_the_tree(query: str, title: str, body: str) -> None:
+    if not valid(query):
+        return
+    parsed = parse_query(query)
+    prog = compile_query(parsed.root)
+    assert compile_query(tree_of(prog)) == prog  # what removal re-reads to find the anchors
+    doc = Document.of(title, body)
+    assert matched_labels(prog, doc) == parsed.matched_terms(doc)
+
+
+@SETTINGS
+@given(query=queries, title=texts(6), body=texts())
+def test_a_proven_query_is_decided_by_its_key(query: str, title: str, body: str) -> None:
+    """The index's fast path: found under its key is matched, with the tree's labels."""
+    if not valid(query):
+        return
+    parsed = parse_query(query)
+    index = build_index([(1, 10, query)])
+    doc = Document.of(title, body)
+    found = index.candidates(doc)
+    (group,) = {g for key in (index._any, index._title) for g in _filed(key)}  # type: ignore[attr-defined]
+    if not proves(group.prog):
+        return
+    assert (group in found) is parsed.matches(doc)
+    if group in found:
+        assert proven_labels(group.prog) == parsed.matched_terms(doc)
+
+
+# ORs of terms of one to three exact tokens, with repeats (title:x OR x), and other queries.
+counted_ors = st.one_of(
+    st.lists(st.one_of(word, zh, word.map("title:{}".format), terms()), min_size=2, max_size=4).map(
+        " OR ".join
+    ),
+    queries,
+)
+
+
+@SETTINGS
+@given(query=counted_ors, title=texts(6), body=texts())
+def test_a_counted_or_is_decided_by_how_many_keys_were_found(query: str, title: str, body: str) -> None:
+    """The index's fast path for an OR of proven terms: found k times, k of its terms occur."""
+    if not valid(query):
+        return
+    parsed = parse_query(query)
+    index = build_index([(1, 10, query)])
+    doc = Document.of(title, body)
+    (group,) = {g for key in (index._any, index._title) for g in _filed(key)}  # type: ignore[attr-defined]
+    if not counts(group.prog):
+        return
+    found = index.candidates(doc).count(group)
+    if not found:
+        assert parsed.matched_terms(doc) == ()
+    else:
+        assert counted_labels(group.prog, found, doc) == parsed.matched_terms(doc)
+
+
+def _filed(table: object) -> list[object]:
+    out: list[object] = []
+    for lookup in (table.words, table.pairs, table.triples, table.stems):  # type: ignore[attr-defined]
+        for entry in lookup.values():
+            out += (
+                entry if isinstance(entry, list) else entry.values() if isinstance(entry, dict) else [entry]
+            )
+    return out
 
 
 @SETTINGS
@@ -368,6 +425,13 @@ def test_fast_tokenizing_is_the_full_normalization(text: str) -> None:
     expected = qn.TOKEN.findall(qn._fold(text))
     assert qn.tokenize(qn.normalize(text)) == expected
     assert qn.words_of(text) == expected
+
+
+def test_ascii_tokens_display_spaced() -> None:
+    """display's shortcut: no ASCII character is of an unspaced script."""
+    assert not any(qn.is_unspaced(chr(c)) for c in range(128))
+    assert qn.display(["nato", "19", "summit"]) == "nato 19 summit"
+    assert qn.display(["乌", "克", "nato", "兰"]) == "乌克 nato 兰"
 
 
 @SETTINGS

@@ -12,9 +12,13 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from bot.domain import UserInputError
-from bot.matching.compiler import Prog, compile_query, quick_compile
-from bot.matching.index import _DENSE_MIN, _MASK, _PAGE, _SMALL, SubscriptionIndex, _Group
-from bot.matching.parser import clear_term_cache, parse_query
+from bot.matching import membership
+from bot.matching.compiler import Prog, compile_query
+from bot.matching.index import _DENSE_MIN, _MASK, _PAGE, SubscriptionIndex, _Group
+from bot.matching.parser import clear_term_cache
+from bot.matching.shapes import clear_shape_cache, parse_stored
+
+_TERMS_WHILE_LOADING = 1 << 20  # a million subscriptions name about 250k distinct terms
 
 
 def build_index(subscriptions: Iterable[tuple[int, int, str]]) -> SubscriptionIndex:
@@ -24,6 +28,7 @@ def build_index(subscriptions: Iterable[tuple[int, int, str]]) -> SubscriptionIn
     enabled = gc.isenabled()
     # A collection during the load would rescan every object made so far, again and again.
     gc.disable()
+    clear_term_cache(_TERMS_WHILE_LOADING)
     try:
         if not _load_sorted(index, rows):
             index = SubscriptionIndex()  # it may hold some groups already
@@ -32,6 +37,7 @@ def build_index(subscriptions: Iterable[tuple[int, int, str]]) -> SubscriptionIn
         if enabled:
             gc.enable()
         clear_term_cache()
+        clear_shape_cache()
     return index
 
 
@@ -57,17 +63,17 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
     by_text: dict[str, Any] = dict.fromkeys(texts)  # each distinct text, then its group
     by_prog: dict[Prog, _Group] = {}  # texts that mean the same share a group
     get_group, new_group = by_prog.get, index._new_group
+    gathered: dict[_Group, tuple[list[int], list[int]]] = {}  # each group's ids and chats
     for text in by_text:
-        prog = quick_compile(text)
-        if prog is None:
-            try:
-                prog = compile_query(parse_query(text).root)
-            except UserInputError:
-                return False
+        try:
+            root = parse_stored(text).root
+        except UserInputError:
+            return False
+        prog = compile_query(root)
         group = get_group(prog)
         if group is None:
-            group = by_prog[prog] = new_group(prog)
-            group.chats = []  # type: ignore[assignment]  # a list while loading
+            group = by_prog[prog] = new_group(root, prog)
+            gathered[group] = ([], [])
         by_text[text] = group
     groups = list(map(by_text.__getitem__, texts))
     # Pages: each one's slots filled by one map over its run of rows.
@@ -87,16 +93,13 @@ def _load_sorted(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> 
         collections.deque(map(put, slots, chat_ids[lo:hi]), 0)
         lo = hi
     index._groups_pages, index._chats_pages, index._count = pages, chat_pages, len(ids)
-    # Each group's chats: gathered in one pass, then kept as _join would have kept them.
-    collections.deque(map(list.append, map(operator.attrgetter("chats"), groups), chat_ids), 0)
-    for group in by_prog.values():  # the forms _join gives a group's chats, at once
-        chats: Any = group.chats
-        if len(chats) == 1:
-            group.chats = chats[0]
-        elif len(chats) <= _SMALL:
-            group.chats = array("q", chats)
-        else:
-            group.chats = dict(collections.Counter(chats))
+    # Each group's members: gathered in one pass each (ids ascending, as the rows), then kept
+    # as membership.joined would have kept them.
+    lists = list(map(gathered.__getitem__, groups))
+    collections.deque(map(list.append, map(operator.itemgetter(0), lists), ids), 0)
+    collections.deque(map(list.append, map(operator.itemgetter(1), lists), chat_ids), 0)
+    for group, (subs, chats) in gathered.items():
+        group.members = subs[0] if len(subs) == 1 else membership.several(subs, chats)
     return True
 
 
@@ -107,10 +110,11 @@ def _load_rows(index: SubscriptionIndex, rows: list[tuple[int, int, str]]) -> No
         group = by_text.get(text)
         if group is None:
             try:
-                prog = quick_compile(text) or compile_query(parse_query(text).root)
+                root = parse_stored(text).root
             except UserInputError:
                 continue
-            group = by_text[text] = index._find(prog) or index._new_group(prog)
+            prog = compile_query(root)
+            group = by_text[text] = index._find(root, prog) or index._new_group(root, prog)
         if sub_id in index:  # a repeated id replaces; its old group may go, so forget the texts
             index.remove(sub_id)
             by_text.clear()

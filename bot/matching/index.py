@@ -1,25 +1,19 @@
-"""The subscription index: every active query, found from the tokens of an article. Pure.
+"""The subscription index: it narrows an article to the queries it may answer. Pure.
 
 A presearcher in the manner of Lucene Monitor. Subscriptions with the same query share a
-group, and a group is filed under its anchors: terms of which at least one occurs in every
-match (the most selective term of `a b -c`, both terms of `a OR b`). A term is filed by its
-token, its first two or three tokens, or the first three characters of a prefix; an article's
-token set, token pairs, token triples and token heads are looked up in those tables, which
-gives the candidate groups. A group whose query is one term of up to three exact tokens (a
-word, a phrase, a short CJK term) is a match the moment it is found; an OR of such terms is
-found once for each term that occurs, which says how many to look for; any other query is
-verified against the article.
+group, and a group is filed under its query tree's anchors (bot.matching.query.anchors):
+terms of which at least one occurs in every match (the most selective term of `a b -c`, both
+terms of `a OR b`). A term is filed by its token, its first two or three tokens, or the first
+three characters of a prefix; an article's token set, token pairs, token triples and token
+heads are looked up in those tables, which gives the candidate groups. The query decides:
+each candidate's compiled program (bot.matching.compiler, held equal to the tree) is run on
+the article, except for the one named shortcut, a query its lookup key alone proves
+(bot.matching.program.proves).
 
-Memory is what limits a million subscriptions, so a group is three fields: its query compiled
-to a small program of strings and tuples (a plain word is just the word, shared with the
-table key), its chats, and what finding it proves. Subscriptions are arrays indexed by id,
-in pages.
-
-Time is what limits the rest, so the hot paths are C-level passes (map, filter, set
-intersection, dict.update) rather than Python loops: looking up an article's tokens, giving a
-popular query's thousands of chats their alert, and loading a database's rows at start-up,
-where only the distinct query texts are handled one by one (most of them by quick_compile,
-which skips the parser for the commonest shapes).
+Memory is what limits a million subscriptions, so a group is two fields, its program and its
+members (bot.matching.membership), and subscriptions are arrays indexed by id, in pages.
+Time is what limits the rest, so the hot paths are C-level passes (map, set intersection,
+dict.update) rather than Python loops.
 """
 
 from __future__ import annotations
@@ -27,19 +21,18 @@ from __future__ import annotations
 import collections
 import itertools
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import compress, repeat
 from typing import Any, TypeAlias, cast
 
 from bot.domain import Alert, StoredArticle, UserInputError
-from bot.matching.compiler import _OPS, Prog, compile_query, quick_compile
+from bot.matching import membership
+from bot.matching.compiler import Prog, compile_query, is_word, tree_of
 from bot.matching.document import Document
+from bot.matching.membership import Hits, Members
 from bot.matching.parser import parse_query
-from bot.matching.program import _anchors, _kind, _labels, _some, _unpack, matched_labels
-from bot.matching.query import Query
-
-_SMALL = 64  # chats kept in an array up to this many; a dict of counts beyond
-
+from bot.matching.program import counted_labels, counts, matched_labels, proven_labels, proves
+from bot.matching.query import Node, Query, Term, anchors
 
 _BUCKET = 32  # groups under one key kept in a list up to this many; a dict by program beyond
 
@@ -53,23 +46,39 @@ _MASK = (1 << _PAGE) - 1
 _DENSE_MIN = 1 << 20  # ids below max(this, 4 x count) live in pages; others in a dict
 
 
-Chats: TypeAlias = "int | array[int] | dict[int, int] | None"
-
-
 class _Group:
-    """The subscriptions that share one query."""
+    """The subscriptions that share one query; found, it is verified against the article."""
 
-    __slots__ = ("chats", "direct", "prog")
+    __slots__ = ("members", "prog")
 
-    def __init__(self, prog: Prog, direct: int) -> None:
+    def __init__(self, prog: Prog) -> None:
         self.prog = prog
-        self.chats: Chats = None  # one chat id, then an array of ids, then a dict of id -> count
-        # 1 when the lookup key alone proves the query; n > 1 for an OR of n such terms, found
-        # once for each of them that occurs; 0 for any other query, verified against the article.
-        self.direct = direct
+        self.members: Members | None = None
 
 
-Bucket: TypeAlias = "_Group | list[_Group] | dict[Any, _Group]"
+class _ProvenGroup(_Group):
+    """A group whose lookup key proves its query (program.proves): found is matched."""
+
+    __slots__ = ()
+
+
+class _WordGroup(_ProvenGroup):
+    """A proven group whose query is one word as written in canonical form, its only label:
+    the commonest query, so the class says it and matching spends no call on its labels."""
+
+    __slots__ = ()
+
+
+class _CountedGroup(_Group):
+    """A group whose query is an OR that program.counts: found as many times as its terms
+    occur, which decides it."""
+
+    __slots__ = ()
+
+
+# The groups under one key: one group; a list when several share it; a dict of them by
+# program when many do, so finding one stays cheap.
+Bucket: TypeAlias = "_Group | list[_Group] | dict[Prog, _Group]"
 
 
 class _Table:
@@ -78,8 +87,6 @@ class _Table:
     __slots__ = ("pairs", "stems", "triple_starts", "triples", "two_starts", "words")
 
     def __init__(self) -> None:
-        # Each value is a group; a list of groups when several share the key; a dict of them by
-        # program when many do, so finding one stays cheap.
         self.words: dict[str, Bucket] = {}  # one exact token; the first of "a b*"
         self.pairs: dict[tuple[str, str], Bucket] = {}  # "a b"; the first two of "a b c*"
         self.triples: dict[tuple[str, str, str], Bucket] = {}  # the first three of longer
@@ -103,6 +110,7 @@ class SubscriptionIndex:
         self._groups = 0
         self._any = _Table()
         self._title = _Table()
+        self._repeats: dict[_Group, list[tuple[int, int]]] = {}  # membership.repeats, remembered
 
     def __len__(self) -> int:
         return self._count
@@ -116,25 +124,25 @@ class SubscriptionIndex:
 
     def add(self, sub_id: int, chat_id: int, query: str | Query) -> None:
         """Add a subscription, replacing one with the same id; a bad query raises QueryError first."""
-        if isinstance(query, Query):
-            prog = compile_query(query.root)
-        else:
-            prog = quick_compile(query) or compile_query(parse_query(query).root)
+        root = (query if isinstance(query, Query) else parse_query(query)).root
+        prog = compile_query(root)
         self.remove(sub_id)
-        self._attach(sub_id, chat_id, self._find(prog) or self._new_group(prog))
+        self._attach(sub_id, chat_id, self._find(root, prog) or self._new_group(root, prog))
 
     def remove(self, sub_id: int) -> None:
         """Remove a subscription; nothing happens when it is not there."""
         found = self._locate(sub_id)
         if found is None:
             return
-        group, chat_id = found
+        group = found[0]
         if sub_id in self._far:
             del self._far[sub_id]
         else:
             cast(list[_Group | None], self._groups_pages[sub_id >> _PAGE])[sub_id & _MASK] = None
         self._count -= 1
-        if _leave(group, chat_id):
+        self._repeats.pop(group, None)
+        group.members = membership.left(cast(Members, group.members), sub_id)
+        if group.members is None:
             self._drop_group(group)
 
     def remove_chat(self, chat_id: int) -> None:
@@ -142,50 +150,55 @@ class SubscriptionIndex:
         for sub_id in [s for s, (_, c) in self._subscriptions() if c == chat_id]:
             self.remove(sub_id)
 
-    def _subscriptions(self) -> list[tuple[int, tuple[_Group, int]]]:
-        out = list(self._far.items())
-        for p, (groups, chats) in enumerate(zip(self._groups_pages, self._chats_pages, strict=True)):
-            if groups is not None and chats is not None:
-                base = p << _PAGE
-                out += [(base + i, (g, chats[i])) for i, g in enumerate(groups) if g is not None]
-        return out
-
-    def _hits(self, doc: Document) -> dict[int, tuple[str, ...]]:
-        """For each chat with a matching subscription: the labels of the terms that matched."""
+    def candidates(self, doc: Document) -> list[_Group]:
+        """The groups whose queries the document may answer: the presearch. A group filed under
+        several of the article's keys comes once for each."""
         found: list[_Group] = []
         _scan(self._any, doc.words, doc.tokens, found)
         title = self._title
         if title.words or title.two_starts or title.stems:
             _scan(title, doc.title_words, doc.tokens[: doc.title_len], found)
-        per_chat: dict[int, tuple[str, ...]] = {}
-        more: list[tuple[int, tuple[str, ...]]] = []  # a chat's labels beyond the first query's
+        return found
+
+    def hits(self, doc: Document) -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[int, ...]]]:
+        """For each chat with a matching subscription: the labels of the terms that matched,
+        and the ids of the subscriptions that matched."""
+        matched: list[tuple[_Group, tuple[str, ...]]] = []
         verify: list[_Group] = []
-        labels: tuple[str, ...]
-        for group in found:
-            if group.direct == 1:
-                prog = group.prog
-                # A plain word, the commonest query, without a call.
-                labels = (prog,) if type(prog) is str and prog[0] > "\x02" else _labels(prog)
-                _deliver(group.chats, labels, per_chat, more)
+        counted: list[_Group] = []
+        for group in self.candidates(doc):
+            kind = type(group)
+            if kind is _WordGroup:
+                matched.append((group, (cast(str, group.prog),)))
+            elif kind is _ProvenGroup:
+                matched.append((group, proven_labels(group.prog)))
+            elif kind is _CountedGroup:
+                counted.append(group)  # once for each of its terms found
             else:
                 verify.append(group)
-        for group, times in collections.Counter(verify).items():
-            if group.direct == times:  # an OR with every term found: nothing to test
-                # (title:x OR x has one label twice)
-                labels = tuple(dict.fromkeys(label for child in group.prog[1:] for label in _labels(child)))
-            elif group.direct:
-                labels = _some(group.prog, times, doc)
-            else:
-                labels = matched_labels(group.prog, doc)
+        for group in dict.fromkeys(verify):
+            labels = matched_labels(group.prog, doc)
             if labels:
-                _deliver(group.chats, labels, per_chat, more)
-        if more:
-            several: dict[int, list[tuple[str, ...]]] = {}
-            for chat, labels in more:
-                several.setdefault(chat, [per_chat[chat]]).append(labels)
-            for chat, hits in several.items():
-                per_chat[chat] = _terms(hits)
-        return per_chat
+                matched.append((group, labels))
+        for group, found in collections.Counter(counted).items():
+            matched.append((group, counted_labels(group.prog, found, doc)))
+        hits = Hits()
+        # One subscription, the commonest group, is given its alert in place (as Hits.give
+        # would) rather than by two calls.
+        labels_of, subs_of, more = hits.labels, hits.subs, hits.more
+        pages, far, chat_of = self._chats_pages, self._far, self._chat_of
+        for group, labels in matched:
+            members = group.members
+            if type(members) is int and not (far and members in far):
+                chat = cast("array[int]", pages[members >> _PAGE])[members & _MASK]
+                if chat in labels_of:
+                    more.append((chat, labels, (members,)))
+                else:
+                    labels_of[chat] = labels
+                    subs_of[chat] = (members,)
+            elif not hits.give(cast(Members, members), labels, chat_of):
+                hits.also(self._repeated(group), labels)
+        return hits.merged()
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -198,6 +211,27 @@ class SubscriptionIndex:
                 if group is not None:
                     return group, cast("array[int]", self._chats_pages[page])[sub_id & _MASK]
         return self._far.get(sub_id)
+
+    def _repeated(self, group: _Group) -> list[tuple[int, int]]:
+        found = self._repeats.get(group)
+        if found is None:
+            found = self._repeats[group] = membership.repeats(cast(Members, group.members))
+        return found
+
+    def _chat_of(self, sub_id: int) -> int:
+        """The chat of an indexed subscription."""
+        page = sub_id >> _PAGE
+        if 0 <= page < len(self._chats_pages) and sub_id not in self._far:
+            return cast("array[int]", self._chats_pages[page])[sub_id & _MASK]
+        return self._far[sub_id][1]
+
+    def _subscriptions(self) -> list[tuple[int, tuple[_Group, int]]]:
+        out = list(self._far.items())
+        for p, (groups, chats) in enumerate(zip(self._groups_pages, self._chats_pages, strict=True)):
+            if groups is not None and chats is not None:
+                base = p << _PAGE
+                out += [(base + i, (g, chats[i])) for i, g in enumerate(groups) if g is not None]
+        return out
 
     def _attach(self, sub_id: int, chat_id: int, group: _Group) -> None:
         """File an absent subscription under a group."""
@@ -216,28 +250,27 @@ class SubscriptionIndex:
         else:
             self._far[sub_id] = (group, chat_id)
         self._count += 1
-        _join(group, chat_id)
+        self._repeats.pop(group, None)
+        group.members = membership.joined(group.members, sub_id, chat_id, self._chat_of)
 
-    def _slot(self, ref: str) -> tuple[dict[Any, Bucket], Any]:
+    def _slot(self, term: Term) -> tuple[dict[Any, Bucket], Any]:
         """The table and key a term is filed under."""
-        if ref[0] > "\x02":  # a plain word
-            return self._any.words, ref
-        tokens, prefix, title = _unpack(ref)
-        table = self._title if title else self._any
+        table = self._title if term.title else self._any
+        tokens = term.tokens
         if len(tokens) == 1:
-            return (table.stems, tokens[0][:3]) if prefix else (table.words, tokens[0])
-        if len(tokens) == 2 and prefix:
+            return (table.stems, tokens[0][:3]) if term.prefix else (table.words, tokens[0])
+        if len(tokens) == 2 and term.prefix:
             return table.words, tokens[0]
-        if len(tokens) == 2 or (len(tokens) == 3 and prefix):
+        if len(tokens) == 2 or (len(tokens) == 3 and term.prefix):
             return table.pairs, (tokens[0], tokens[1])
-        return table.triples, (tokens[0], tokens[1], tokens[2])
+        return table.triples, tokens[:3]
 
-    def _find(self, prog: Prog) -> _Group | None:
-        """The group of an equal program, looked for under one of its anchors."""
-        refs = _anchors(prog)
-        if not refs:
+    def _find(self, root: Node, prog: Prog) -> _Group | None:
+        """The group of an equal program, looked for under the first of its anchors."""
+        terms = anchors(root)
+        if not terms:
             return None
-        lookup, key = self._slot(refs[0])
+        lookup, key = self._slot(terms[0])
         entry = lookup.get(key)
         if isinstance(entry, dict):
             return entry.get(prog)
@@ -246,23 +279,22 @@ class SubscriptionIndex:
                 return group
         return None
 
-    def _new_group(self, prog: Prog) -> _Group:
-        # A word, plain or as the user spelled it: the commonest queries, in short.
-        word = prog if type(prog) is str else prog[0] if prog[0] not in _OPS else None
-        if type(word) is str and word[0] > "\x02":
-            group = _Group(prog, 1)
-            _file(self._any.words, word, group)
-            self._groups += 1
-            return group
-        refs = _anchors(prog)
-        if refs is None:  # parse_query refuses these; a hand-built Query might not
+    def _new_group(self, root: Node, prog: Prog) -> _Group:
+        terms = anchors(root)
+        if terms is None:  # parse_query refuses these; a hand-built Query might not
             raise UserInputError("the query has nothing to look for")
-        group = _Group(prog, _kind(prog))
-        for ref in dict.fromkeys(refs) if len(refs) > 1 else refs:
-            lookup, key = self._slot(ref)
+        group: _Group
+        if counts(prog):
+            group = _CountedGroup(prog)
+        elif not proves(prog):
+            group = _Group(prog)
+        else:
+            group = _WordGroup(prog) if type(prog) is str and is_word(prog) else _ProvenGroup(prog)
+        for term in terms:
+            lookup, key = self._slot(term)
             _file(lookup, key, group)
             if type(key) is tuple:  # a phrase: note where it starts, for _scan
-                table = self._title if ref[0] == "\x02" else self._any
+                table = self._title if term.title else self._any
                 table.two_starts.add(key[0])
                 if len(key) == 3:
                     table.triple_starts.add(key[:2])
@@ -270,24 +302,27 @@ class SubscriptionIndex:
         return group
 
     def _drop_group(self, group: _Group) -> None:
-        for ref in dict.fromkeys(_anchors(group.prog) or ()):
-            lookup, key = self._slot(ref)
-            entry = lookup[key]
+        for term in anchors(tree_of(group.prog)) or ():
+            lookup, key = self._slot(term)
+            entry = lookup.get(key)
             if isinstance(entry, dict):
-                del entry[group.prog]
+                entry.pop(group.prog, None)
+                if not entry:
+                    del lookup[key]
             elif isinstance(entry, list):
-                entry.remove(group)
+                if group in entry:
+                    entry.remove(group)
                 if len(entry) == 1:
                     lookup[key] = entry[0]
-            else:
+            elif entry is group:
                 del lookup[key]
         self._groups -= 1
 
 
 def _scan(table: _Table, words: set[str], tokens: list[str], found: list[_Group]) -> None:
-    """The groups filed under the article's tokens, pairs, triples and stems (a group filed under
-    several of them comes once for each). Each step is one C-level pass: in a big table every
-    lookup is a cache miss, and a Python-level loop would cost as much again."""
+    """The groups filed under the article's tokens, pairs, triples and stems. Each step is one
+    C-level pass: in a big table every lookup is a cache miss, and a Python-level loop would
+    cost as much again."""
     lookup = table.words
     hits: list[Bucket] = list(map(lookup.__getitem__, lookup.keys() & words))
     starts = table.two_starts.intersection(words)
@@ -305,12 +340,12 @@ def _scan(table: _Table, words: set[str], tokens: list[str], found: list[_Group]
         stems = table.stems
         hits += [stems[s] for s in {tok[:3] for tok in words if len(tok) >= 3} & stems.keys()]
     for entry in hits:
-        if type(entry) is _Group:
+        if isinstance(entry, _Group):
             found.append(entry)
         elif type(entry) is list:
             found += entry
         else:
-            found += cast("dict[Any, _Group]", entry).values()
+            found += cast("dict[Prog, _Group]", entry).values()
 
 
 def _file(lookup: dict[Any, Bucket], key: object, group: _Group) -> None:
@@ -320,86 +355,31 @@ def _file(lookup: dict[Any, Bucket], key: object, group: _Group) -> None:
     elif isinstance(entry, dict):
         entry[group.prog] = group
     elif isinstance(entry, list):
+        if group in entry:
+            return  # a query filed twice under one key (title:x OR title:x*)
         if len(entry) < _BUCKET:
             entry.append(group)
         else:
             lookup[key] = {g.prog: g for g in (*entry, group)}
-    else:
+    elif entry is not group:
         lookup[key] = [entry, group]
 
 
-def _join(group: _Group, chat_id: int) -> None:
-    chats = group.chats
-    if chats is None:
-        group.chats = chat_id
-    elif isinstance(chats, int):
-        group.chats = array("q", (chats, chat_id))
-    elif isinstance(chats, dict):
-        chats[chat_id] = chats.get(chat_id, 0) + 1
-    elif len(chats) < _SMALL:
-        chats.append(chat_id)
-    else:  # removal from a long array would be a long scan
-        counts: dict[int, int] = {}
-        for c in (*chats, chat_id):
-            counts[c] = counts.get(c, 0) + 1
-        group.chats = counts
-
-
-def _leave(group: _Group, chat_id: int) -> bool:
-    """Take one subscription of a chat out of a group; True when the group is left empty."""
-    chats = group.chats
-    if chats is None or isinstance(chats, int):
-        group.chats = None
-        return True
-    if isinstance(chats, dict):
-        left = chats[chat_id] - 1
-        if left:
-            chats[chat_id] = left
-        else:
-            del chats[chat_id]
-        return not chats
-    chats.remove(chat_id)
-    if len(chats) == 1:
-        group.chats = chats[0]
-    return False
-
-
-def _deliver(
-    chats: Chats,
-    labels: tuple[str, ...],
-    per_chat: dict[int, tuple[str, ...]],
-    more: list[tuple[int, tuple[str, ...]]],
-) -> None:
-    """Give each chat the labels; a chat that has some already gets these in `more`."""
-    if isinstance(chats, int):
-        if chats in per_chat:
-            more.append((chats, labels))
-        else:
-            per_chat[chats] = labels
-    elif chats:
-        # A popular query has thousands of chats: C-level passes, not a loop. A chat that has
-        # labels already has them moved to `more` before these overwrite them; repeats within
-        # one group (a chat with the query twice) give the same labels, so nothing is lost.
-        if per_chat and (clash := per_chat.keys() & chats):
-            more += zip(clash, map(per_chat.__getitem__, clash), strict=True)
-        per_chat.update(zip(chats, repeat(labels)))
-
-
-def _terms(hits: list[tuple[str, ...]]) -> tuple[str, ...]:
-    """One chat's labels: each matching query's labels, queries in sorted order, no repeats."""
-    return tuple(dict.fromkeys(label for labels in sorted(hits) for label in labels))
+def alerts(rows: Iterable[tuple[int, int, tuple[str, ...], tuple[int, ...]]]) -> Iterator[Alert]:
+    """Alerts from their fields, at C speed: NamedTuple's own constructor is a Python function,
+    and an article at a million subscriptions makes thousands of alerts (bench/match.py)."""
+    return map(tuple.__new__, repeat(Alert), rows)  # type: ignore[arg-type]
 
 
 def match(articles: Iterable[StoredArticle], index: SubscriptionIndex) -> list[Alert]:
-    """One alert per (chat, article), listing every term that matched for that chat.
+    """One alert per (chat, article), listing every term that matched for that chat and the
+    subscriptions that matched.
 
     Article by article, in the order given; an article's chats come in no particular order.
     """
-    alerts: list[Alert] = []
+    out: list[Alert] = []
     for article in articles:
-        hits = index._hits(Document.of(article.title, article.summary, article.content))
-        # Built without a Python-level loop, and not sorted (a third of the time at thousands
-        # of chats): an article can answer thousands of chats.
-        rows = zip(hits.keys(), repeat(article.id), hits.values())
-        alerts += map(tuple.__new__, repeat(Alert), rows)  # type: ignore[arg-type]
-    return alerts
+        labels, subs = index.hits(Document.of(article.title, article.summary, article.content))
+        # Not sorted (a third of the time at thousands of chats): an article can answer thousands.
+        out += alerts(zip(labels.keys(), repeat(article.id), labels.values(), subs.values()))
+    return out

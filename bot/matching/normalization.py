@@ -197,6 +197,9 @@ def is_unspaced(token: str) -> bool:
 
 def display(tokens: Sequence[str]) -> str:
     """Tokens as text: spaces between words, none between CJK characters."""
+    spaced = " ".join(tokens)
+    if spaced.isascii():  # no ASCII character is of an unspaced script: the commonest case
+        return spaced
     out: list[str] = []
     prev_unspaced = False
     for i, tok in enumerate(tokens):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 
 from bot.matching.normalization import is_unspaced, normalize, tokenize
 from bot.matching.query import AllOf, AnyOf, Node, Not, Query, QueryError, Term, anchors, canon
@@ -57,12 +58,6 @@ _ONE_WORD = re.compile(f"([^{_OPERATORS}\\-－−][^{_OPERATORS}]*)")
 
 
 _ONE_PHRASE = re.compile(r'"([^"*]*)"')
-
-
-# One item of a flat query (no parentheses, fields or prefixes): [-]word, [-]"phrase", OR, |.
-_FLAT_ITEM = re.compile(
-    f'\\s*(?:(OR|\\|)|(-?)(?:"([^"*]*)"|([^{_OPERATORS}\\-－−][^{_OPERATORS}]*)))(?=\\s|$)'
-)
 
 
 class _Lex:
@@ -131,16 +126,20 @@ _TERM_CACHE: dict[str, Term | None] = {}
 TERM_CACHE_SIZE = 50_000  # about 20 MB at most; a bulk load clears it when done
 
 
-def clear_term_cache() -> None:
-    """Forget cached terms (after a bulk load)."""
+_term_cache_size = [TERM_CACHE_SIZE]
+
+
+def clear_term_cache(size: int = TERM_CACHE_SIZE) -> None:
+    """Forget cached terms, and keep at most `size` from now on: a bulk load, which makes a
+    million terms of which half repeat, keeps more while it runs and clears them when done."""
     _TERM_CACHE.clear()
+    _term_cache_size[0] = size
 
 
 def make_term(raw: str, *, title: bool = False, pos: int = 1) -> Term | None:
     """A term from one word or phrase as typed (`word*` is a prefix); None when it has no tokens."""
-    if raw in _TERM_CACHE:
-        term = _TERM_CACHE[raw]
-    else:
+    term = _TERM_CACHE.get(raw)
+    if term is None and raw not in _TERM_CACHE:
         label = " ".join(raw.split())
         body = label.rstrip("*").rstrip()
         prefix = body != label
@@ -151,7 +150,7 @@ def make_term(raw: str, *, title: bool = False, pos: int = 1) -> Term | None:
         if prefix and tokens and is_unspaced(tokens[-1]):
             prefix = False  # CJK terms already match as substrings
         term = Term(sys.intern(label), tokens, prefix=prefix) if tokens else None
-        if len(_TERM_CACHE) >= TERM_CACHE_SIZE:
+        if len(_TERM_CACHE) >= _term_cache_size[0]:
             _TERM_CACHE.clear()  # bounded: user input must not grow memory without end
         _TERM_CACHE[raw] = term
     if term is None:
@@ -301,6 +300,11 @@ def _simplify(node: Node) -> Node:
 
 def parse_query(text: str) -> Query:
     """Parse a query; raises QueryError (a UserInputError) naming the problem and its position."""
+    return parse_with(text, _parse_general)
+
+
+def parse_with(text: str, general: Callable[[str], Query]) -> Query:
+    """parse_query, with `general` parsing the texts that are not one term."""
     stripped = text.strip()
     lead = len(text) - len(text.lstrip())
     if not stripped:
@@ -310,16 +314,24 @@ def parse_query(text: str) -> Query:
             "too_long", lead + MAX_QUERY_CHARS + 1, f"query longer than {MAX_QUERY_CHARS} characters",
             limit=MAX_QUERY_CHARS,
         )  # fmt: skip
+    term = _one_term(stripped, lead)
+    if term is not None:
+        return _checked(Query(stripped, term), stripped, lead)
+    return general(text)
+
+
+def _one_term(stripped: str, lead: int) -> Term | None:
+    """The term of a query that is one word or one plain phrase; None for any other query.
+
+    A fast path: most queries are one word, and this is the parser's own term rule
+    (make_term) without the lexer and the tree building around it: about 3x faster per word
+    at start-up, where a million subscriptions parse a third of a million distinct texts
+    (bench/match.py, build). tests/test_matcher_props.py holds it equal to the general parser.
+    """
     simple = _ONE_WORD.fullmatch(stripped) or _ONE_PHRASE.fullmatch(stripped)
-    if simple is not None and stripped not in _KEYWORDS:
-        # Most queries are one word or one phrase: the same result without the parser.
-        term = make_term(simple.group(1), pos=lead + simple.start(1) + 1)
-        if term is not None:
-            return _checked(Query(stripped, term), stripped, lead)
-    flat = _parse_flat(stripped, lead)
-    if flat is not None:
-        return _checked(Query(stripped, flat), stripped, lead)
-    return _parse_general(text)
+    if simple is None or stripped in _KEYWORDS:
+        return None
+    return make_term(simple.group(1), pos=lead + simple.start(1) + 1)
 
 
 def _parse_general(text: str) -> Query:
@@ -335,58 +347,6 @@ def _parse_general(text: str) -> Query:
     root = _simplify(root)
     _check_anchored(root, parser.top)
     return _checked(Query(stripped, root), stripped, lead)
-
-
-def _parse_flat(text: str, lead: int) -> Node | None:
-    """The tree of a flat query, as the general parser builds it; None for anything else.
-
-    Flat queries (OR lists, exclusions, phrases) are most of what people write; anything
-    unusual, errors included, is left to the general parser.
-    """
-    alts: list[list[Node]] = []
-    items: list[Node] = []
-    terms = 0
-    at, end = 0, len(text)
-    while at < end:
-        m = _FLAT_ITEM.match(text, at)
-        if m is None:
-            return None
-        at = m.end()
-        op, neg, phrase, word = m.groups()
-        if op is not None:
-            if not items:
-                return None
-            alts.append(items)
-            items = []
-            continue
-        if word in _KEYWORDS:
-            return None
-        term = make_term(
-            phrase if phrase is not None else word, pos=lead + m.start(3 if word is None else 4) + 1
-        )
-        if term is None:
-            continue
-        terms += 1
-        if terms > MAX_TERMS:
-            return None
-        items.append(Not(term) if neg else term)
-    if not items:
-        return None
-    alts.append(items)
-    # What _simplify does to such a tree, directly: repeated terms and alternatives go.
-    nodes: list[Node] = []
-    seen: set[object] = set()
-    for alt in alts:
-        kept: dict[object, Node] = {}
-        for item in alt:
-            kept.setdefault(item.key if isinstance(item, Term) else ("-", item.child.key), item)  # type: ignore[union-attr]
-        if not any(isinstance(item, Term) for item in kept.values()):
-            return None  # nothing to look for: the general parser names the problem
-        key = frozenset(kept) if len(kept) > 1 else next(iter(kept))
-        if key not in seen:
-            seen.add(key)
-            nodes.append(next(iter(kept.values())) if len(kept) == 1 else AllOf(tuple(kept.values())))
-    return nodes[0] if len(nodes) == 1 else AnyOf(tuple(nodes))
 
 
 def _checked(query: Query, stripped: str, lead: int) -> Query:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+import itertools
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bot.domain import UserInputError
@@ -55,6 +57,18 @@ class Term:
         if self.single:
             return self.tokens[0] in (doc.title_words if self.title else doc.words)
         return self.needle in (doc.title_joined if self.title else doc.joined)
+
+    def starts(self, tokens: Sequence[str]) -> list[int]:
+        """Where in a list of tokens the term begins, by the rule of `test`: the needle found
+        in the tokens' joined text."""
+        joined = "\x01" + "\x01".join(tokens) + "\x01"
+        begins = list(itertools.accumulate((len(t) + 1 for t in tokens), initial=1))
+        out: list[int] = []
+        at = joined.find(self.needle)
+        while at >= 0:
+            out.append(bisect.bisect_left(begins, at + 1))
+            at = joined.find(self.needle, at + 1)
+        return out
 
     def collect(self, doc: Document, out: list[Term]) -> bool:
         if self.test(doc):

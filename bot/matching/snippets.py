@@ -53,13 +53,10 @@ def _occurrences(text: str, terms: list[Term]) -> list[tuple[int, int]]:
     spans = [m.span() for m in TOKEN.finditer(folded)]
     tokens = [folded[a:b] for a, b in spans]
     found: list[tuple[int, int]] = []
-    for term in terms:
-        toks, n = term.tokens, len(term.tokens)
-        for i in range(len(tokens) - n + 1):
-            if all(tokens[i + k] == toks[k] for k in range(n - 1)):
-                last = tokens[i + n - 1]
-                if last == toks[-1] or (term.prefix and last.startswith(toks[-1])):
-                    found.append((where[spans[i][0]], where[spans[i + n - 1][1] - 1] + 1))
+    for term in terms:  # the term's own rule of where it occurs; its title: is not asked here
+        n = len(term.tokens)
+        for i in term.starts(tokens):
+            found.append((where[spans[i][0]], where[spans[i + n - 1][1] - 1] + 1))
     merged: list[tuple[int, int]] = []
     for a, b in sorted(found):
         if merged and a <= merged[-1][1]:
