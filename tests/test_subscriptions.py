@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -194,3 +195,24 @@ async def test_a_group_that_became_a_supergroup_gets_new_alerts_there_once(
     assert len(bot_api.messages_to(new)) == 2, "exactly once"
     assert len(bot_api.messages_to(old)) == before_old, "nothing to the old id"
     assert not bot_api.rejected
+
+
+async def test_an_alert_names_the_subscriptions_its_match_found(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    """The outbox row carries the ids the match found: the alert's buttons come from them, with
+    no query parsed again at send time (a query stored today may not parse in a later version)."""
+    runtime = await start_with_feed(bots, make_settings, feed_server, [])
+    for query in ("nato", "bakery", "ukraine"):
+        await command(bot_api, 80, f"/subscribe {query}")
+    async with runtime.store.write() as session:  # as if a later version no longer read it
+        await session.execute(text("UPDATE subscriptions SET query = 'ukraine AND' WHERE query = 'ukraine'"))
+    feed_server.set_feed("/world.xml", rss([NATO_ITEM], title="World"))  # NATO and Ukraine, no bakery
+    assert (await runtime.poller.tick(force=True)).alerts == 1
+    alert = (await bot_api.wait_for_sent(4, chat_id=80))[-1]
+    rows = (alert.reply_markup or {}).get("inline_keyboard", [])
+    assert [row[0]["text"] for row in rows] == ["Mute «nato»", "Mute «ukraine AND»"]
+    async with runtime.store.read() as session:
+        [row] = (await session.execute(text("SELECT subscription_ids FROM deliveries"))).all()
+        subs = {s.query: s.id for s in await db.list_subscriptions(session, 80)}
+    assert json.loads(row[0]) == [subs["nato"], subs["ukraine AND"]]

@@ -32,6 +32,7 @@ from bot.db.changes import (
 from bot.db.chats import (
     active_subscriptions,
     add_subscription,
+    alerting_subscriptions,
     chat_languages,
     count_subscriptions,
     deactivate_chat,
@@ -101,6 +102,7 @@ __all__ = [
     "active_subscriptions",
     "add_feed",
     "add_subscription",
+    "alerting_subscriptions",
     "article_texts",
     "articles_by_ids",
     "changes_after",

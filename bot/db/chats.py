@@ -164,6 +164,20 @@ async def get_subscription(session: AsyncSession, chat_id: int, sub_id: int) -> 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def alerting_subscriptions(
+    session: AsyncSession, chat_id: int, ids: Sequence[int]
+) -> list[tuple[int, str]]:
+    """(id, query) of those of the chat's subscriptions, in the order given, that still exist and
+    are not muted: what an alert's buttons may offer."""
+    if not ids:
+        return []
+    stmt = select(Subscription.id, Subscription.query).where(
+        Subscription.chat_id == chat_id, Subscription.id.in_(list(ids)), Subscription.muted.is_(False)
+    )
+    found = {sub_id: query for sub_id, query in (await session.execute(stmt)).all()}
+    return [(sub_id, found[sub_id]) for sub_id in ids if sub_id in found]
+
+
 async def set_subscription_muted(session: AsyncSession, sub: Subscription, muted: bool) -> None:
     sub.muted = muted
     await session.flush()

@@ -27,6 +27,7 @@ async def enqueue_alerts(session: AsyncSession, alerts: Iterable[Alert], now: da
             chat_id=a.chat_id,
             article_id=a.article_id,
             terms=json.dumps(list(a.terms), ensure_ascii=False),
+            subscription_ids=json.dumps(list(a.subscriptions)),
             status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=now,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -182,7 +183,10 @@ class Outbox:
                 )
             return
         async with self.store.read() as session:
-            subs = [(s.id, s.query) for s in await db.list_subscriptions(session, chat_id) if not s.muted]
+            # The subscriptions that matched, as the match named them: nothing is parsed again.
+            subs = await db.alerting_subscriptions(
+                session, chat_id, json.loads(ctx.delivery.subscription_ids)
+            )
         if not await self.pacer.acquire(chat_id) or self._stopping:
             return  # stopped while waiting for the limits: the row was never claimed, still pending
         async with self.store.write() as session:
@@ -288,9 +292,9 @@ class Outbox:
     def _render(
         self, ctx: db.DeliveryContext, subs: list[tuple[int, str]]
     ) -> tuple[render.AlertView, Translator, InlineKeyboardMarkup | None]:
-        view, matched = alert_view(ctx, subs)
+        view = alert_view(ctx)
         tr = translator(ctx.chat.language or "en")
-        keyboard = alert_keyboard(self.signer, tr, matched) if self.signer else None
+        keyboard = alert_keyboard(self.signer, tr, subs) if self.signer else None
         return view, tr, keyboard
 
     async def _send_html_or_plain(

@@ -5,22 +5,20 @@ from __future__ import annotations
 import json
 
 from bot import db, matching, render
-from bot.domain import UserInputError
 
 
-def alert_view(
-    ctx: db.DeliveryContext, subs: list[tuple[int, str]]
-) -> tuple[render.AlertView, list[tuple[int, str]]]:
-    """What the alert shows, and which of the chat's subscriptions it answers (for its buttons)."""
+def matched_ids(delivery: db.Delivery) -> list[int]:
+    """The ids of the subscriptions whose match queued this row (none for a row it cannot read)."""
+    try:
+        ids = json.loads(delivery.subscription_ids)
+    except (TypeError, ValueError):
+        return []
+    return [i for i in ids if type(i) is int] if isinstance(ids, list) else []
+
+
+def alert_view(ctx: db.DeliveryContext) -> render.AlertView:
+    """What the alert shows: the article, and a snippet around the terms its match found."""
     article = ctx.article
-    doc = matching.Document.of(article.title, article.summary, article.content)
-    matched = []
-    for sub_id, text in subs:
-        try:
-            if matching.parse_query(text).matches(doc):
-                matched.append((sub_id, text))
-        except UserInputError:
-            continue
     terms = json.loads(ctx.delivery.terms)
     pieces: list[tuple[str, bool]] = []
     if terms:
@@ -37,4 +35,4 @@ def alert_view(
         terms=terms,
         snippet=pieces,
     )
-    return view, matched
+    return view
