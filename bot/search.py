@@ -1,8 +1,9 @@
 """The "find stored articles" use case behind /latest, /search and the /subscribe backtest.
 
-The database's full-text index (FTS5 trigram on SQLite, pg_trgm on PostgreSQL) narrows the
-rows to those containing one required piece of the query; the matcher then decides, so
-search and alerts agree on what a query means.
+Search reads what matching reads: title, summary and body. The database's full-text index
+(word tokens and CJK bigrams: FTS5 on SQLite, GIN on PostgreSQL) narrows the rows to those that
+satisfy the query's index expression; the matcher then decides, so search and alerts agree on
+what a query means.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import db
 from bot.matching import Document, Query
+from bot.matching.fulltext import Expr, query_narrowing
 
 BATCH = 500
 SCAN_CAP = 20_000  # rows looked at per request, so a rare query cannot scan the whole table
@@ -27,19 +29,10 @@ class Page:
     scanned: int = 0  # rows read to find them
 
 
-def required_needle(query: Query) -> str | None:
-    """A normalized piece of text every match contains (the index narrows on it), if there is one.
-
-    Two characters are enough to be worth a substring test ("eu", "ai", 中国); the trigram index
-    takes over from three.
-    """
-    return query.required_needle(min_len=2)
-
-
 async def _matching_ids(
     session: AsyncSession,
     query: Query | None,
-    needle: str | None,
+    expr: Expr | None,
     *,
     below_id: int | None,
     since: datetime | None,
@@ -58,7 +51,7 @@ async def _matching_ids(
             return
     cursor, batch = below_id, first_batch
     while scanned[0] < scan_cap:
-        rows = await db.article_texts(session, needle=needle, below_id=cursor, low_id=low_id, limit=batch)
+        rows = await db.article_texts(session, expr=expr, below_id=cursor, low_id=low_id, limit=batch)
         scanned[0] += len(rows)
         for article_id, title, summary, content in rows:
             if query is None or query.matches(Document.of(title, summary, content)):
@@ -81,17 +74,16 @@ async def find(
     """The newest stored articles matching `query` (all when None), below an id cursor."""
     found: list[int] = []
     scanned = [0]
-    needle = required_needle(query) if query is not None else None
-    # A first batch of a few pages, as most pages fill from it; of one page where every row
-    # read is a result (no query) or costs a table scan (a needle the trigram index cannot
-    # serve: a rare term's first page then reads a fifth of the table instead of half).
-    one_page = query is None or (needle is not None and len(needle) < db.TRIGRAM_LENGTH)
+    narrowing = query_narrowing(query) if query is not None else None
+    # A first batch of one page where every row read is a result (no query, or an index that
+    # says exactly what the query says), else of a few pages, as most pages fill from it.
+    one_page = query is None or (narrowing is not None and narrowing.exact)
     batch = limit + 1 if one_page else min(4 * (limit + 1), BATCH)
     async with store.read() as session:
         ids = _matching_ids(
             session,
             query,
-            needle,
+            narrowing.expr if narrowing is not None else None,
             below_id=below_id,
             since=since,
             first_batch=batch,
@@ -109,12 +101,24 @@ async def find(
 
 
 async def count_matches(store: db.Store, query: Query, *, since: datetime, scan_cap: int = SCAN_CAP) -> int:
-    """How many stored articles since a time match (the /subscribe backtest), up to the scan cap."""
+    """How many stored articles since a time match (the /subscribe backtest).
+
+    Counted in the index when it says exactly what the query says, else read and verified up to
+    the scan cap.
+    """
+    narrowing = query_narrowing(query)
     async with store.read() as session:
+        if narrowing is not None and narrowing.exact:
+            low_id = await db.first_id_since(session, since)
+            if low_id is None:
+                return 0
+            counted = await db.count_indexed(session, narrowing, low_id=low_id)
+            if counted is not None:
+                return counted
         ids = _matching_ids(
             session,
             query,
-            required_needle(query),
+            narrowing.expr if narrowing is not None else None,
             below_id=None,
             since=since,
             first_batch=BATCH,

@@ -374,3 +374,24 @@ async def test_resume_skips_a_stored_query_that_no_longer_parses(
     assert len(runtime.subscriptions.index) == 1
     listing = await command(bot_api, 72, "/list")
     assert "nato" in listing and "(((b" in listing
+
+
+async def test_search_latest_and_backtest_read_the_body(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    """A word only the bodies hold: /search and /latest list those articles, /subscribe counts them."""
+    items = [
+        {
+            "title": f"Alliance meets {i}",
+            "link": f"https://e.com/a{i}",
+            "guid": f"a{i}",
+            "description": "Ministers met in Brussels.",
+            "content": f"<p>Stoltenberg said round {i} went well.</p>",
+        }
+        for i in range(3)
+    ] + [{"title": "Weather", "link": "https://e.com/w", "guid": "w", "content": "<p>Rain and sun.</p>"}]
+    await start_with_feed(bots, make_settings, feed_server, items)
+    found = await command(bot_api, 63, "/search stoltenberg")
+    assert found.count("•") == 3 and "Alliance meets 2" in found and "Weather" not in found
+    assert (await command(bot_api, 63, "/latest 20 stoltenberg")).count("•") == 3
+    assert "would have matched: 3" in await command(bot_api, 63, "/subscribe stoltenberg")

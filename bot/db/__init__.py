@@ -7,12 +7,12 @@ cases own their transactions.
 from __future__ import annotations
 
 from bot.db.articles import (
-    TRIGRAM_LENGTH,
     ArticleText,
     article_texts,
     articles_by_ids,
     chats_alerted_for_same_story,
     count_articles,
+    count_indexed,
     first_id_since,
     get_article,
     insert_new_articles,
@@ -83,7 +83,6 @@ from bot.db.upkeep import Stats, delivery_counts, prune, stats
 
 __all__ = [
     "CHUNK",
-    "TRIGRAM_LENGTH",
     "Article",
     "ArticleText",
     "Base",
@@ -108,6 +107,7 @@ __all__ = [
     "chats_alerted_for_same_story",
     "claim_delivery",
     "count_articles",
+    "count_indexed",
     "count_subscriptions",
     "deactivate_chat",
     "delivery_context",

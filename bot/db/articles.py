@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.engine import CHUNK, UTCDateTime, _insert
 from bot.db.models import Article, Delivery, Feed
 from bot.domain import EntryDraft, StoredArticle
-from bot.matching.normalization import normalize
+from bot.matching.fulltext import Expr, Narrowing, exact_on_postgresql, fts5, search_text, tsquery
 from bot.text import title_fingerprint
 
 
@@ -49,7 +49,7 @@ async def insert_new_articles(
                 content=d.content,
                 author=d.author[:300],
                 first_seen_at=now,
-                search_text=normalize(f"{d.title}\n{d.summary}"),
+                search_text=search_text(d.title, d.summary, d.content),
                 link_hash=_sha(d.canonical_link) if d.canonical_link else None,
                 title_fp=_sha(fp) if (fp := title_fingerprint(d.title)) else None,
             )
@@ -188,47 +188,70 @@ async def first_id_since(session: AsyncSession, since: datetime) -> int | None:
     return int(value) if value is not None else None
 
 
-TRIGRAM_LENGTH = 3  # the shortest needle the trigram index (FTS5 / pg_trgm) serves
-
-
 async def article_texts(
-    session: AsyncSession, *, needle: str | None, below_id: int | None, low_id: int | None, limit: int
+    session: AsyncSession, *, expr: Expr | None, below_id: int | None, low_id: int | None, limit: int
 ) -> list[ArticleText]:
-    """Stored articles whose normalized title and summary contain `needle` (all when None), newest first.
+    """Stored articles whose index tokens satisfy `expr` (all when None), newest first.
 
-    Ids run from just below `below_id` down to `low_id`. A needle of 3 or more characters goes through
-    the trigram index, which then drives the order and stops after `limit` rows; a shorter one is a
-    plain substring test. Either way the index only narrows: callers verify every row with the matcher.
+    Ids run from just below `below_id` down to `low_id`; on SQLite the bounds go to
+    the index itself, so a page far back starts at its cursor instead of reading past newer rows.
+    The index only narrows: callers verify every row with the matcher.
     """
     columns = (Article.id, Article.title, Article.summary, Article.content)
-    bounds = []
-    if below_id is not None:
-        bounds.append(Article.id < below_id)
-    if low_id is not None:
-        bounds.append(Article.id >= low_id)
     dialect = session.get_bind().dialect.name
     params: dict[str, Any] = {}
-    if needle is not None and len(needle) >= TRIGRAM_LENGTH and dialect == "sqlite":
-        # An FTS5 string: the needle is quoted, so nothing in it is query syntax.
-        params["phrase"] = '"' + needle.replace('"', '""') + '"'
+    if expr is not None and dialect == "sqlite":
+        params["match"] = fts5(expr)
         fts = table("articles_fts", column("rowid"))
+        bounds = _bounds(fts.c.rowid, below_id, low_id)
         stmt = (
             select(*columns)
             .select_from(fts.join(Article, Article.id == fts.c.rowid))
-            .where(text("articles_fts MATCH :phrase"), *bounds)
+            .where(text("articles_fts MATCH :match"), *bounds)
             .order_by(fts.c.rowid.desc())
         )
-    elif needle is not None and dialect == "sqlite":
-        stmt = (
-            select(*columns)
-            .where(func.instr(Article.search_text, needle) > 0, *bounds)
-            .order_by(Article.id.desc())
-        )
-    elif needle is not None:
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        condition = Article.search_text.like(f"%{escaped}%", escape="\\")
-        stmt = select(*columns).where(condition, *bounds).order_by(Article.id.desc())
+    elif expr is not None:
+        params["match"] = tsquery(expr)
+        condition = text(f"{_PG_VECTOR} @@ CAST(:match AS tsquery)")
+        stmt = select(*columns).where(condition, *_bounds(Article.id, below_id, low_id))
+        stmt = stmt.order_by(Article.id.desc())
     else:
-        stmt = select(*columns).where(*bounds).order_by(Article.id.desc())
+        stmt = select(*columns).where(*_bounds(Article.id, below_id, low_id)).order_by(Article.id.desc())
     rows = (await session.execute(stmt.limit(limit), params)).all()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+# The expression the PostgreSQL GIN index is built on (migration 0008): the stored tokens as lexemes.
+_PG_VECTOR = "array_to_tsvector(string_to_array(articles.search_text, ' '))"
+
+
+def _bounds(key: Any, below_id: int | None, low_id: int | None) -> list[Any]:
+    bounds = []
+    if below_id is not None:
+        bounds.append(key < below_id)
+    if low_id is not None:
+        bounds.append(key >= low_id)
+    return bounds
+
+
+async def count_indexed(session: AsyncSession, narrowing: Narrowing, *, low_id: int) -> int | None:
+    """How many articles from `low_id` on match, counted in the index without reading a row.
+
+    None when the index does not say exactly what the query says on this engine (then the caller
+    reads and verifies). Saves the fetch of every match: the backtest kinds of bench/search.py.
+    """
+    if not narrowing.exact:
+        return None
+    if session.get_bind().dialect.name == "sqlite":
+        stmt: Any = text(
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH :match AND rowid >= :low"
+        )
+        match = fts5(narrowing.expr)
+    elif exact_on_postgresql(narrowing.expr):
+        stmt = text(
+            f"SELECT count(*) FROM articles WHERE {_PG_VECTOR} @@ CAST(:match AS tsquery) AND id >= :low"
+        )
+        match = tsquery(narrowing.expr)
+    else:
+        return None
+    return int((await session.execute(stmt, {"match": match, "low": low_id})).scalar_one())
