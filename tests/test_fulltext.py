@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.matching import Document, parse_query
-from bot.matching.fulltext import fts5, index_text, query_narrowing, search_text, tsquery
+from bot.matching.fulltext import fts5, index_text, index_tokens, query_narrowing, search_text, tsquery
 from tests.test_matcher_props import SETTINGS, queries, texts, valid
 
 
@@ -91,6 +91,13 @@ def test_index_expression_holds_every_match_and_only_matches_when_exact(
     assert matches <= hits
     if narrowing.exact:
         assert hits == matches
+
+
+@SETTINGS
+@given(title=texts(6), body=texts(), content=texts())
+def test_fast_index_text_is_the_plain_token_loop(title: str, body: str, content: str) -> None:
+    tokens = Document.of(title, body, content).tokens
+    assert index_text(tokens) == " ".join(index_tokens(tokens))
 
 
 def test_index_text_keeps_fields_apart() -> None:
