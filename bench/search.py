@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db, search
@@ -56,7 +57,7 @@ from bot.matching import Query, clean_for_matching, parse_query, words_of
 from bot.matching.fulltext import FIELD_BREAK, index_text, search_text
 from bot.text import title_fingerprint
 
-GEN_VERSION = 3  # bump when the generated data changes, so cached files are not reused
+GEN_VERSION = 4  # bump when the generated data changes, so cached files are not reused
 SEED = 20_240_601
 FEEDS = 50
 ENGLISH_SHARE = 0.6
@@ -399,9 +400,13 @@ _INSERT = (
     " first_seen_at, link_hash, title_fp, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+# The sort key (publication second, then id) as migration 0008 and bot/db/articles.py write it:
+# the FTS rowid, and the cursor of a page far back.
+SORT_KEY = "((CAST(strftime('%s', published) AS INTEGER) << 31) | id)"
+
 _INDEX_CHUNK = (
-    "INSERT INTO articles_fts(rowid, search_text)"
-    " SELECT id, search_text FROM articles WHERE id BETWEEN ? AND ? ORDER BY id"
+    f"INSERT INTO articles_fts(rowid, search_text)"
+    f" SELECT {SORT_KEY}, search_text FROM articles WHERE id BETWEEN ? AND ? ORDER BY id"
 )
 
 
@@ -521,7 +526,7 @@ class Kind:
     command: str  # as a user would type it
     queries: tuple[str | None, ...]
     limit: int
-    deep: bool = False  # a page far back: below_id in the older half of the table
+    deep: bool = False  # a page far back: a cursor in the older half of the table
     backtest: bool = False  # /subscribe: count_matches + find(limit=3) over the last week
 
     @property
@@ -555,7 +560,8 @@ DEEP_FRACTIONS = (0.5, 0.35, 0.2, 0.05)  # cursors as a fraction of the newest i
 class Case:
     text: str | None
     query: Query | None
-    below_id: int | None
+    below_id: int | None  # the page starts below this article (and below its sort key, `before`)
+    before: int | None = None
 
 
 @dataclass(slots=True)
@@ -609,6 +615,16 @@ def naive_terms(text: str) -> tuple[list[str], list[str]]:
     return include, exclude
 
 
+async def _with_cursor(store: db.Store, case: Case) -> Case:
+    """The case with the sort key of the article its page starts below, as the pager would hold."""
+    if case.below_id is None:
+        return case
+    async with store.read() as session:
+        stmt = sql_text(f"SELECT {SORT_KEY} FROM articles WHERE id = :i")
+        before = int((await session.execute(stmt, {"i": case.below_id})).scalar_one())
+    return Case(case.text, case.query, case.below_id, before)
+
+
 async def run_find(store: db.Store, kind: Kind, case: Case, since: datetime) -> Outcome:
     """The bot's back end, called as the handlers call it."""
     if kind.backtest:
@@ -616,7 +632,7 @@ async def run_find(store: db.Store, kind: Kind, case: Case, since: datetime) -> 
         count = await search.count_matches(store, case.query, since=since)
         page = await search.find(store, case.query, limit=kind.limit, since=since)
         return Outcome([a.id for a, _ in page.items], count, page.scanned)
-    page = await search.find(store, case.query, limit=kind.limit, below_id=case.below_id)
+    page = await search.find(store, case.query, limit=kind.limit, before=case.before)
     return Outcome([a.id for a, _ in page.items], None, page.scanned)
 
 
@@ -629,16 +645,20 @@ async def run_naive(store: db.Store, kind: Kind, case: Case, since: datetime) ->
         include, exclude = naive_terms(case.text)
         cond += [haystack.like(_like(t), escape="\\") for t in include]
         cond += [haystack.not_like(_like(t), escape="\\") for t in exclude]
-    if case.below_id is not None:
+    if case.below_id is not None:  # the generated articles' dates grow with their ids
         cond.append(a.id < case.below_id)
     if kind.backtest:
-        cond.append(a.first_seen_at >= since)
+        cond.append(a.published >= since)
     async with store.read() as session:
         count = None
         if kind.backtest:
             count = int((await session.execute(select(func.count(a.id)).where(*cond))).scalar_one())
         stmt = (
-            select(a, f).join(f, f.id == a.feed_id).where(*cond).order_by(a.id.desc()).limit(kind.limit + 1)
+            select(a, f)
+            .join(f, f.id == a.feed_id)
+            .where(*cond)
+            .order_by(a.published.desc(), a.id.desc())
+            .limit(kind.limit + 1)
         )
         rows = (await session.execute(stmt)).all()
         items = [(art, feed.display_name) for art, feed in rows[: kind.limit]]
@@ -770,8 +790,8 @@ async def bench(path: Path, args: argparse.Namespace, meta: dict[str, Any]) -> d
     try:
         async with store.read() as session:
             newest = int((await session.execute(select(func.max(db.Article.id)))).scalar_one())
-            last_seen = (await session.execute(select(func.max(db.Article.first_seen_at)))).scalar_one()
-        since = last_seen - timedelta(days=7)
+            last = (await session.execute(select(func.max(db.Article.published)))).scalar_one()
+        since = last - timedelta(days=7)
         if args.explain:
             await explain(store, clock, since)
             return {}
@@ -795,6 +815,7 @@ async def bench(path: Path, args: argparse.Namespace, meta: dict[str, Any]) -> d
                 for text in kind.queries
                 for f in (DEEP_FRACTIONS if kind.deep else (1.0,))
             ]
+            cases = [await _with_cursor(store, case) for case in cases]
             common = dict(runs=args.queries, budget=per_run, min_runs=args.min_runs)
             found = await measure(store, clock, kind, cases, run_find, since, **common)
             naive = await measure(store, clock, kind, cases, run_naive, since, **common)

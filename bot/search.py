@@ -24,38 +24,34 @@ SCAN_CAP = 20_000  # rows looked at per request, so a rare query cannot scan the
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    items: list[tuple[db.Article, str]]  # article, feed name; newest first
-    older: int | None  # cursor for the next (older) page: search below this id
+    items: list[tuple[db.Article, str]]  # article, feed name; newest published first
+    older: int | None  # cursor for the next (older) page: pass it as `before`
     scanned: int = 0  # rows read to find them
 
 
-async def _matching_ids(
+async def _matching(
     session: AsyncSession,
     query: Query | None,
     expr: Expr | None,
     *,
-    below_id: int | None,
+    before: int | None,
     since: datetime | None,
     first_batch: int,
     scan_cap: int,
     scanned: list[int],
-) -> AsyncGenerator[int, None]:
-    """Ids of matching articles, newest first, read in growing batches up to `scan_cap` rows.
+) -> AsyncGenerator[tuple[int, int], None]:
+    """(sort key, id) of matching articles, newest first, read in growing batches up to `scan_cap` rows.
 
     `scanned` is a one-item counter of the rows read, for the caller's figures.
     """
-    low_id = None
-    if since is not None:
-        low_id = await db.first_id_since(session, since)
-        if low_id is None:
-            return
-    cursor, batch = below_id, first_batch
+    low = db.sort_key_floor(since) if since is not None else None
+    cursor, batch = before, first_batch
     while scanned[0] < scan_cap:
-        rows = await db.article_texts(session, expr=expr, below_id=cursor, low_id=low_id, limit=batch)
+        rows = await db.article_texts(session, expr=expr, before=cursor, low=low, limit=batch)
         scanned[0] += len(rows)
-        for article_id, title, summary, content in rows:
+        for key, article_id, title, summary, content in rows:
             if query is None or query.matches(Document.of(title, summary, content)):
-                yield article_id
+                yield key, article_id
         if len(rows) < batch:
             return
         cursor = rows[-1][0]
@@ -67,12 +63,15 @@ async def find(
     query: Query | None,
     *,
     limit: int,
-    below_id: int | None = None,
+    before: int | None = None,
     since: datetime | None = None,
     scan_cap: int = SCAN_CAP,
 ) -> Page:
-    """The newest stored articles matching `query` (all when None), below an id cursor."""
-    found: list[int] = []
+    """The newest stored articles (by publication time) matching `query` (all when None).
+
+    `before` is a page's `older` cursor; `since` keeps articles published from then on.
+    """
+    found: list[tuple[int, int]] = []
     scanned = [0]
     narrowing = query_narrowing(query) if query is not None else None
     # A first batch of one page where every row read is a result (no query, or an index that
@@ -80,28 +79,28 @@ async def find(
     one_page = query is None or (narrowing is not None and narrowing.exact)
     batch = limit + 1 if one_page else min(4 * (limit + 1), BATCH)
     async with store.read() as session:
-        ids = _matching_ids(
+        keys = _matching(
             session,
             query,
             narrowing.expr if narrowing is not None else None,
-            below_id=below_id,
+            before=before,
             since=since,
             first_batch=batch,
             scan_cap=scan_cap,
             scanned=scanned,
         )
-        async for article_id in ids:
-            found.append(article_id)
+        async for hit in keys:
+            found.append(hit)
             if len(found) > limit:
                 break
-        await ids.aclose()
-        items = await db.articles_by_ids(session, found[:limit])
-    older = items[-1][0].id if len(found) > limit and items else None
+        await keys.aclose()
+        items = await db.articles_by_ids(session, [article_id for _, article_id in found[:limit]])
+    older = found[limit - 1][0] if len(found) > limit and limit > 0 else None
     return Page(items=items, older=older, scanned=scanned[0])
 
 
 async def count_matches(store: db.Store, query: Query, *, since: datetime, scan_cap: int = SCAN_CAP) -> int:
-    """How many stored articles since a time match (the /subscribe backtest).
+    """How many stored articles published since a time match (the /subscribe backtest).
 
     Counted in the index when it says exactly what the query says, else read and verified up to
     the scan cap.
@@ -109,20 +108,17 @@ async def count_matches(store: db.Store, query: Query, *, since: datetime, scan_
     narrowing = query_narrowing(query)
     async with store.read() as session:
         if narrowing is not None and narrowing.exact:
-            low_id = await db.first_id_since(session, since)
-            if low_id is None:
-                return 0
-            counted = await db.count_indexed(session, narrowing, low_id=low_id)
+            counted = await db.count_indexed(session, narrowing, low=db.sort_key_floor(since))
             if counted is not None:
                 return counted
-        ids = _matching_ids(
+        keys = _matching(
             session,
             query,
             narrowing.expr if narrowing is not None else None,
-            below_id=None,
+            before=None,
             since=since,
             first_batch=BATCH,
             scan_cap=scan_cap,
             scanned=[0],
         )
-        return sum([1 async for _ in ids])
+        return sum([1 async for _ in keys])

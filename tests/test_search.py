@@ -76,7 +76,7 @@ async def test_pages_follow_one_another_without_gaps(store: db.Store) -> None:
     seen: list[str] = []
     cursor = None
     while True:
-        page = await search.find(store, parse_query("乌克兰"), limit=5, below_id=cursor)
+        page = await search.find(store, parse_query("乌克兰"), limit=5, before=cursor)
         seen += titles(page)
         if page.older is None:
             break
@@ -128,3 +128,39 @@ async def test_migration_0008_reindexes_old_rows_with_their_bodies(database_url:
         assert await search.count_matches(store, parse_query("story"), since=NOW - timedelta(days=1)) == 2500
     finally:
         await store.close()
+
+
+async def test_results_are_in_date_order_across_pages(store: db.Store) -> None:
+    """An older article stored later (another feed's backlog) is listed by its date, not its id."""
+    hour = timedelta(hours=1)
+    async with store.write() as s:
+        wire, _ = await db.add_feed(s, "https://wire.example/feed", "Wire", NOW)
+        late, _ = await db.add_feed(s, "https://late.example/feed", "Late", NOW)
+        await db.insert_new_articles(
+            s,
+            wire.id,
+            [
+                draft("w1", "Ukraine at ten", at=NOW - 2 * hour),
+                draft("w2", "Ukraine at eleven", at=NOW - hour),
+            ],
+            NOW,
+        )
+        await db.insert_new_articles(
+            s,
+            late.id,
+            [
+                draft("l1", "Ukraine at nine", at=NOW - 3 * hour),
+                draft("l2", "Ukraine at half ten", at=NOW - 1.5 * hour),
+            ],
+            NOW,
+        )
+    newest_first = ["Ukraine at eleven", "Ukraine at half ten", "Ukraine at ten", "Ukraine at nine"]
+    for query in (parse_query("ukraine"), None):
+        first = await search.find(store, query, limit=2)
+        second = await search.find(store, query, limit=2, before=first.older)
+        assert titles(first) + titles(second) == newest_first
+        assert second.older is None
+    since = NOW - 1.6 * hour
+    assert await search.count_matches(store, parse_query("ukraine"), since=since) == 2
+    recent = await search.find(store, parse_query("ukraine"), limit=3, since=since)
+    assert titles(recent) == newest_first[:2]

@@ -13,11 +13,11 @@ from bot.db.articles import (
     chats_alerted_for_same_story,
     count_articles,
     count_indexed,
-    first_id_since,
     get_article,
     insert_new_articles,
     latest_articles,
     renamed_links,
+    sort_key_floor,
 )
 from bot.db.changes import (
     LoggedChange,
@@ -119,7 +119,6 @@ __all__ = [
     "feed_by_id_or_url",
     "feed_by_url",
     "finish_delivery",
-    "first_id_since",
     "get_article",
     "get_chat",
     "get_feed",
@@ -148,6 +147,7 @@ __all__ = [
     "set_chat_language",
     "set_chat_paused",
     "set_subscription_muted",
+    "sort_key_floor",
     "stats",
     "subscription_ids_of",
     "subscription_states",

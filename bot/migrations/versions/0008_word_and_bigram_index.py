@@ -9,6 +9,9 @@ SQLite: FTS5 over those tokens with the `ascii` tokenizer, which splits on ASCII
 punctuation only, so each stored token (CJK bigrams included) is one FTS token. PostgreSQL: a GIN
 index over the tokens as lexemes (`array_to_tsvector`), replacing the pg_trgm index.
 
+Lists are in date order: an index on the sort key (publication second, then id) on both engines,
+and on SQLite the FTS rowid is that key, so matches come out newest published first.
+
 Revision ID: 0008
 Revises: 0007
 """
@@ -41,6 +44,41 @@ def backfill(bind: sa.Connection) -> int:
     return done
 
 
+# Date order as one integer, as bot/db/articles.py computes it: whole seconds, then the id.
+SQLITE_KEY = "((CAST(strftime('%s', {row}published) AS INTEGER) << 31) | {row}id)"
+PG_KEY = "((floor(extract(epoch FROM published AT TIME ZONE 'UTC'))::bigint << 31) | id)"
+
+
+def _sqlite() -> None:
+    key, new, old = (SQLITE_KEY.format(row=row) for row in ("", "new.", "old."))
+    op.execute(f"CREATE INDEX ix_articles_sort_key ON articles ({key})")
+    # The FTS rowid is the sort key, so the index hands out matches newest first and a cursor
+    # bounds it; a view gives FTS5 the key for 'rebuild'.
+    op.execute(
+        f"CREATE VIEW articles_search (sort_key, search_text) AS SELECT {key}, search_text FROM articles"
+    )
+    op.execute(
+        "CREATE VIRTUAL TABLE articles_fts USING fts5("
+        "search_text, content='articles_search', content_rowid='sort_key', tokenize='ascii')"
+    )
+    op.execute(
+        "CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN "
+        f"INSERT INTO articles_fts(rowid, search_text) VALUES ({new}, new.search_text); END"
+    )
+    op.execute(
+        "CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN "
+        "INSERT INTO articles_fts(articles_fts, rowid, search_text) "
+        f"VALUES ('delete', {old}, old.search_text); END"
+    )
+    op.execute(
+        "CREATE TRIGGER articles_fts_update AFTER UPDATE OF search_text, published ON articles BEGIN "
+        "INSERT INTO articles_fts(articles_fts, rowid, search_text) "
+        f"VALUES ('delete', {old}, old.search_text); "
+        f"INSERT INTO articles_fts(rowid, search_text) VALUES ({new}, new.search_text); END"
+    )
+    op.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
@@ -48,26 +86,7 @@ def upgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         op.execute("DROP TABLE IF EXISTS articles_fts")
         backfill(bind)
-        op.execute(
-            "CREATE VIRTUAL TABLE articles_fts USING fts5("
-            "search_text, content='articles', content_rowid='id', tokenize='ascii')"
-        )
-        op.execute(
-            "CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN "
-            "INSERT INTO articles_fts(rowid, search_text) VALUES (new.id, new.search_text); END"
-        )
-        op.execute(
-            "CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN "
-            "INSERT INTO articles_fts(articles_fts, rowid, search_text) "
-            "VALUES ('delete', old.id, old.search_text); END"
-        )
-        op.execute(
-            "CREATE TRIGGER articles_fts_update AFTER UPDATE OF search_text ON articles BEGIN "
-            "INSERT INTO articles_fts(articles_fts, rowid, search_text) "
-            "VALUES ('delete', old.id, old.search_text); "
-            "INSERT INTO articles_fts(rowid, search_text) VALUES (new.id, new.search_text); END"
-        )
-        op.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+        _sqlite()
     else:
         op.execute("DROP INDEX IF EXISTS ix_articles_search_trgm")
         backfill(bind)
@@ -75,6 +94,7 @@ def upgrade() -> None:
             "CREATE INDEX ix_articles_search_tokens ON articles "
             "USING gin (array_to_tsvector(string_to_array(search_text, ' ')))"
         )
+        op.execute(f"CREATE INDEX ix_articles_sort_key ON articles ({PG_KEY})")
 
 
 def downgrade() -> None:
