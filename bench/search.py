@@ -5,10 +5,10 @@
 The back end measured is `bot.search.find` (and, as an extra, the /subscribe backtest:
 `count_matches` plus `find(..., since=...)`), called exactly as the handlers call it, through
 `bot.db.Store` on a file made by `bot.db.upgrade_schema`. The baseline, timed in the same run on
-the same file and connection pool, is what a naive implementation would do: one
-`WHERE title || summary || content LIKE '%term%' ... ORDER BY id DESC LIMIT k` query (search reads
-bodies), no full-text index and no matcher. The build prints the text's size (title, summary and
-body, UTF-8), the stored index tokens, the full-text index and the file.
+the same file and connection pool, is what a naive implementation would do: one `WHERE title ||
+summary || content LIKE '%term%' ... ORDER BY published DESC, id DESC LIMIT k` query (search reads
+bodies and lists by date), no full-text index and no matcher. The build prints the text's size
+(title, summary and body, UTF-8), the stored index tokens, the full-text index and the file.
 
 The articles (~60 % English, ~40 % Chinese; a title, a ~300-character summary and a ~2 KB body
 drawn from Zipf-distributed vocabularies, the body as sentences from a pool per language, query
