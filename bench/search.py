@@ -5,14 +5,16 @@
 The back end measured is `bot.search.find` (and, as an extra, the /subscribe backtest:
 `count_matches` plus `find(..., since=...)`), called exactly as the handlers call it, through
 `bot.db.Store` on a file made by `bot.db.upgrade_schema`. The baseline, timed in the same run on
-the same file and connection pool, is what a naive implementation would do: one
-`WHERE title || summary LIKE '%term%' ... ORDER BY id DESC LIMIT k` query, no full-text index and
-no matcher.
+the same file and connection pool, is what a naive implementation would do: one `WHERE title ||
+summary || content LIKE '%term%' ... ORDER BY published DESC, id DESC LIMIT k` query (search reads
+bodies and lists by date), no full-text index and no matcher. The build prints the text's size
+(title, summary and body, UTF-8), the stored index tokens, the full-text index and the file.
 
-The articles (~60 % English, ~40 % Chinese; a title and a ~300-character summary drawn from
-Zipf-distributed vocabularies, query terms injected at fixed document frequencies, spread over
-50 feeds, `published` increasing) are generated once into the temp directory, in a file keyed by
-the article count, the generator version and the schema's Alembic head, and reused by later runs;
+The articles (~60 % English, ~40 % Chinese; a title, a ~300-character summary and a ~2 KB body
+drawn from Zipf-distributed vocabularies, the body as sentences from a pool per language, query
+terms injected at fixed document frequencies, spread over 50 feeds, `published` increasing) are
+generated once into the temp directory, in a file keyed by the article count, the generator
+version and the schema's Alembic head, and reused by later runs;
 `--rebuild` makes them again. The schema and feeds come from the bot's own code; the articles go
 in with the sync sqlite3 module (one transaction, executemany per chunk of 10,000 generated in a
 worker process) and each chunk is added to the FTS index with one INSERT ... SELECT (the insert
@@ -47,18 +49,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db, search
-from bot.matching import Query, parse_query
-from bot.matching.normalization import normalize
+from bot.matching import Query, clean_for_matching, parse_query, words_of
+from bot.matching.fulltext import FIELD_BREAK, index_text, search_text
 from bot.text import title_fingerprint
 
-GEN_VERSION = 2  # bump when the generated data changes, so cached files are not reused
+GEN_VERSION = 4  # bump when the generated data changes, so cached files are not reused
 SEED = 20_240_601
 FEEDS = 50
 ENGLISH_SHARE = 0.6
 CHUNK = 10_000  # articles per generated chunk
+BODY_BYTES = 2048  # each article's body, UTF-8
+SENTENCES = 20_000  # the pool of body sentences per language
 SPAN = timedelta(days=365)  # the articles' publication times cover a year ending at END
 END = datetime(2026, 1, 1, tzinfo=UTC)
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime on SQLite
@@ -230,6 +235,8 @@ class _Language:
     topics: tuple[Topic, ...]
     feeds: list[int]
     feed_cum: list[float]
+    # The pool bodies are drawn from: each sentence with its index tokens, made once.
+    sentences: list[tuple[str, str]] = field(default_factory=list)
 
 
 _LANGS: dict[str, _Language] = {}
@@ -244,7 +251,51 @@ def _languages() -> dict[str, _Language]:
         en_feeds, zh_feeds = list(range(1, n_en + 1)), list(range(n_en + 1, FEEDS + 1))
         _LANGS["en"] = _Language(en, _zipf_cum(len(en)), EN_TOPICS, en_feeds, _zipf_cum(len(en_feeds), 0.8))
         _LANGS["zh"] = _Language(zh, _zipf_cum(len(zh)), ZH_TOPICS, zh_feeds, _zipf_cum(len(zh_feeds), 0.8))
+        for lang in _LANGS.values():
+            pool = [_sentence(rng, lang) for _ in range(SENTENCES)]
+            lang.sentences = [(text, _tokens(text)) for text in pool]
     return _LANGS
+
+
+def _sentence(rng: random.Random, lang: _Language) -> str:
+    if lang.topics is EN_TOPICS:
+        words = rng.choices(lang.vocab, cum_weights=lang.cum, k=rng.randint(8, 16))
+        text = " ".join(words)
+        return text[:1].upper() + text[1:] + "."
+    words = rng.choices(lang.vocab, cum_weights=lang.cum, k=rng.randint(10, 20))
+    return "".join(words[:7]) + "，" + "".join(words[7:]) + "。"
+
+
+def _tokens(text: str) -> str:
+    """The index tokens of one field's text, as the bot makes them."""
+    return index_text(words_of(clean_for_matching(text)))
+
+
+def _body(rng: random.Random, lang: _Language, english: bool) -> tuple[str, str]:
+    """About BODY_BYTES of UTF-8 (sentences from the pool, a topic now and then), and its tokens.
+
+    The body's tokens are its sentences' tokens joined (with the bigram across each break in
+    Chinese): far cheaper than tokenizing 2 KB per article, and checked against the bot's own
+    function on a sample of every chunk.
+    """
+    parts = []
+    size = 0
+    while size < BODY_BYTES:
+        sentence = rng.choice(lang.sentences)
+        parts.append(sentence)
+        size += len(sentence[0]) + (1 if english else 2 * len(sentence[0]))
+    for topic in lang.topics:  # bodies mention the topics too, as often as titles and summaries
+        if rng.random() < topic.share:
+            text = topic.text + ("." if english else "。")
+            parts.insert(rng.randrange(len(parts) + 1), (text, _tokens(text)))
+    if english:
+        return " ".join(text for text, _ in parts), " ".join(tokens for _, tokens in parts)
+    # Chinese sentences are one run of characters to the matcher (punctuation is no token), so
+    # the bigram across each sentence break is indexed too.
+    joined = [parts[0][1]]
+    for (_, before), (_, after) in itertools.pairwise(parts):
+        joined += [before[-1] + after[0], after]
+    return "".join(text for text, _ in parts), " ".join(joined)
 
 
 def _inject(rng: random.Random, words: list[str], lang: _Language) -> None:
@@ -288,18 +339,29 @@ def _sha(text: str) -> str:
 
 
 def _chunk_rows(args: tuple[int, int, int]) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
-    """Rows for articles [start, stop) of `total`, and how many contain each counted term."""
+    """Rows for articles [start, stop) of `total`, and how many contain each counted term.
+
+    The counts also hold "text bytes" (title, summary and body, UTF-8) and "token bytes" (the
+    stored index tokens).
+    """
     start, stop, total = args
     langs = _languages()
     rng = random.Random(SEED * 1_000_003 + start)
     step = SPAN.total_seconds() / total
     begin = END - SPAN
-    counts = dict.fromkeys(COUNTED, 0)
+    counts = dict.fromkeys(COUNTED, 0) | {"text bytes": 0, "token bytes": 0}
     rows: list[tuple[Any, ...]] = []
     for i in range(start, stop):
         english = rng.random() < ENGLISH_SHARE
         lang = langs["en" if english else "zh"]
         title, summary = (_english_text if english else _chinese_text)(rng, lang)
+        body, body_tokens = _body(rng, lang, english)
+        # What bot/db/articles.py stores for the index: fulltext.search_text(title, summary, body).
+        tokens = f"{search_text(title, summary, '')} {FIELD_BREAK} {body_tokens}"
+        if i - start < 3:
+            assert tokens == search_text(title, summary, body), i
+        counts["text bytes"] += len(title.encode()) + len(summary.encode()) + len(body.encode())
+        counts["token bytes"] += len(tokens.encode())
         feed_id = rng.choices(lang.feeds, cum_weights=lang.feed_cum)[0]
         published = begin + timedelta(seconds=(i + rng.random() * 0.9) * step)
         seen = published + timedelta(seconds=rng.uniform(30, 1200))
@@ -307,7 +369,7 @@ def _chunk_rows(args: tuple[int, int, int]) -> tuple[list[tuple[Any, ...]], dict
         link = f"https://news{feed_id}.example/{published:%Y/%m/%d}/{i}"
         author = "" if rng.random() < 0.5 else f"Reporter {rng.randrange(300)}"
         fingerprint = title_fingerprint(title)
-        haystack = (title + " " + summary).lower()
+        haystack = (title + " " + summary + " " + body).lower()
         for term in COUNTED:
             if term in haystack:
                 counts[term] += 1
@@ -320,12 +382,12 @@ def _chunk_rows(args: tuple[int, int, int]) -> tuple[list[tuple[Any, ...]], dict
                 link,
                 published.strftime(SQLITE_TIME),
                 summary,
-                "",
+                body,
                 author,
                 seen.strftime(SQLITE_TIME),
                 _sha(link),
                 _sha(fingerprint) if fingerprint else None,
-                normalize(f"{title}\n{summary}"),  # what bot/db/articles.py stores for the index
+                tokens,
             )
         )
     return rows, counts
@@ -338,9 +400,13 @@ _INSERT = (
     " first_seen_at, link_hash, title_fp, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+# The sort key (publication second, then id) as migration 0008 and bot/db/articles.py write it:
+# the FTS rowid, and the cursor of a page far back.
+SORT_KEY = "((CAST(strftime('%s', published) AS INTEGER) << 31) | id)"
+
 _INDEX_CHUNK = (
-    "INSERT INTO articles_fts(rowid, search_text)"
-    " SELECT id, search_text FROM articles WHERE id BETWEEN ? AND ? ORDER BY id"
+    f"INSERT INTO articles_fts(rowid, search_text)"
+    f" SELECT {SORT_KEY}, search_text FROM articles WHERE id BETWEEN ? AND ? ORDER BY id"
 )
 
 
@@ -384,7 +450,7 @@ def build(path: Path, total: int, fts: str) -> dict[str, Any]:
     # ('optimize'): about a fifth of the build. Both settings are removed again below.
     conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('automerge', 0)")
     conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('crisismerge', 256)")
-    counts = dict.fromkeys(COUNTED, 0)
+    counts = dict.fromkeys(COUNTED, 0) | {"text bytes": 0, "token bytes": 0}
     workers = max(1, (os.cpu_count() or 1) - 1)
     insert_s = 0.0
     conn.execute("BEGIN")
@@ -413,6 +479,7 @@ def build(path: Path, total: int, fts: str) -> dict[str, Any]:
     optimize_s = time.perf_counter() - t0
     conn.execute("DELETE FROM articles_fts_config WHERE k IN ('automerge', 'crisismerge')")
     conn.execute("PRAGMA journal_mode=WAL")
+    sizes = _sizes(conn, counts.pop("text bytes"), counts.pop("token bytes"))
     conn.close()
     partial.rename(path)
     return {
@@ -424,8 +491,28 @@ def build(path: Path, total: int, fts: str) -> dict[str, Any]:
         "fts_rebuild_s": round(rebuild_s, 1),
         "fts_optimize_s": round(optimize_s, 1),
         "db_bytes": path.stat().st_size,
+        "sizes": sizes,
         "term_docs": counts,
     }
+
+
+def _sizes(conn: sqlite3.Connection, text_bytes: int, token_bytes: int) -> dict[str, int]:
+    """Bytes of the text, the stored tokens, the full-text index (its shadow tables) and the file."""
+    pages = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
+    index = sum(n for name, n in pages.items() if name.startswith("articles_fts"))
+    file_bytes = (
+        conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+    )
+    return {"text": text_bytes, "tokens": token_bytes, "fts_index": index, "file": file_bytes}
+
+
+def size_line(sizes: dict[str, int]) -> str:
+    gib = 2**30
+    return (
+        f"sizes: text (title, summary, body) {sizes['text'] / gib:.2f} GiB; stored index tokens"
+        f" {sizes['tokens'] / gib:.2f} GiB; full-text index {sizes['fts_index'] / gib:.2f} GiB"
+        f" ({sizes['fts_index'] / sizes['text']:.2f}× the text); database file {sizes['file'] / gib:.2f} GiB"
+    )
 
 
 # --- what is measured ------------------------------------------------------------------------
@@ -439,7 +526,7 @@ class Kind:
     command: str  # as a user would type it
     queries: tuple[str | None, ...]
     limit: int
-    deep: bool = False  # a page far back: below_id in the older half of the table
+    deep: bool = False  # a page far back: a cursor in the older half of the table
     backtest: bool = False  # /subscribe: count_matches + find(limit=3) over the last week
 
     @property
@@ -452,15 +539,15 @@ KINDS = (
     Kind("latest20", "/latest 20", (None,), 20),
     Kind("common", "/search nato | ukraine | election", ("nato", "ukraine", "election"), 5),
     Kind("short_substring", "/search war  (inside toward, warning, ...)", ("war",), 5),
-    Kind("rare", "/search kyrgyzstan  (~50 per million)", ("kyrgyzstan",), 5),
-    Kind("very_rare", "/search tuvalu  (~3 per million: < 1 page)", ("tuvalu",), 5),
+    Kind("rare", "/search kyrgyzstan  (~120 per million)", ("kyrgyzstan",), 5),
+    Kind("very_rare", "/search tuvalu  (~6 per million: ~1 page)", ("tuvalu",), 5),
     Kind("phrase", '/search "white house" | "prime minister"', ('"white house"', '"prime minister"'), 5),
     Kind("two_words", "/search ukraine russia", ("ukraine russia",), 5),
     Kind("exclusion", "/search nato -summit | ukraine -russia", ("nato -summit", "ukraine -russia"), 5),
     Kind("cjk", "/search 乌克兰 | 俄罗斯 | 美联储", ("乌克兰", "俄罗斯", "美联储"), 5),
-    Kind("cjk_rare", "/search 塔吉克斯坦  (~45 per million)", ("塔吉克斯坦",), 5),
-    Kind("cjk_2char", "/search 经济 | 选举  (< trigram)", ("经济", "选举"), 5),
-    Kind("cjk_2char_rare", "/search 疟疾  (< trigram, ~50 per million)", ("疟疾",), 5),
+    Kind("cjk_rare", "/search 塔吉克斯坦  (~80 per million)", ("塔吉克斯坦",), 5),
+    Kind("cjk_2char", "/search 经济 | 选举  (one bigram)", ("经济", "选举"), 5),
+    Kind("cjk_2char_rare", "/search 疟疾  (one bigram, ~80 per million)", ("疟疾",), 5),
     Kind("deep_page", "/search nato | 乌克兰, page far back", ("nato", "乌克兰"), 5, deep=True),
     Kind("latest20_query", "/latest 20 ukraine | 乌克兰", ("ukraine", "乌克兰"), 20),
     Kind("backtest", "/subscribe nato | 乌克兰  (7-day backtest)", ("nato", "乌克兰"), 3, backtest=True),
@@ -473,7 +560,8 @@ DEEP_FRACTIONS = (0.5, 0.35, 0.2, 0.05)  # cursors as a fraction of the newest i
 class Case:
     text: str | None
     query: Query | None
-    below_id: int | None
+    below_id: int | None  # the page starts below this article (and below its sort key, `before`)
+    before: int | None = None
 
 
 @dataclass(slots=True)
@@ -527,6 +615,16 @@ def naive_terms(text: str) -> tuple[list[str], list[str]]:
     return include, exclude
 
 
+async def _with_cursor(store: db.Store, case: Case) -> Case:
+    """The case with the sort key of the article its page starts below, as the pager would hold."""
+    if case.below_id is None:
+        return case
+    async with store.read() as session:
+        stmt = sql_text(f"SELECT {SORT_KEY} FROM articles WHERE id = :i")
+        before = int((await session.execute(stmt, {"i": case.below_id})).scalar_one())
+    return Case(case.text, case.query, case.below_id, before)
+
+
 async def run_find(store: db.Store, kind: Kind, case: Case, since: datetime) -> Outcome:
     """The bot's back end, called as the handlers call it."""
     if kind.backtest:
@@ -534,29 +632,33 @@ async def run_find(store: db.Store, kind: Kind, case: Case, since: datetime) -> 
         count = await search.count_matches(store, case.query, since=since)
         page = await search.find(store, case.query, limit=kind.limit, since=since)
         return Outcome([a.id for a, _ in page.items], count, page.scanned)
-    page = await search.find(store, case.query, limit=kind.limit, below_id=case.below_id)
+    page = await search.find(store, case.query, limit=kind.limit, before=case.before)
     return Outcome([a.id for a, _ in page.items], None, page.scanned)
 
 
 async def run_naive(store: db.Store, kind: Kind, case: Case, since: datetime) -> Outcome:
-    """The baseline: one LIKE '%term%' scan over title || summary, newest first, no index."""
+    """The baseline: one LIKE '%term%' scan over title || summary || body, newest first, no index."""
     a, f = db.Article, db.Feed
-    haystack = a.title + a.summary
+    haystack = a.title + a.summary + a.content
     cond = []
     if case.text is not None:
         include, exclude = naive_terms(case.text)
         cond += [haystack.like(_like(t), escape="\\") for t in include]
         cond += [haystack.not_like(_like(t), escape="\\") for t in exclude]
-    if case.below_id is not None:
+    if case.below_id is not None:  # the generated articles' dates grow with their ids
         cond.append(a.id < case.below_id)
     if kind.backtest:
-        cond.append(a.first_seen_at >= since)
+        cond.append(a.published >= since)
     async with store.read() as session:
         count = None
         if kind.backtest:
             count = int((await session.execute(select(func.count(a.id)).where(*cond))).scalar_one())
         stmt = (
-            select(a, f).join(f, f.id == a.feed_id).where(*cond).order_by(a.id.desc()).limit(kind.limit + 1)
+            select(a, f)
+            .join(f, f.id == a.feed_id)
+            .where(*cond)
+            .order_by(a.published.desc(), a.id.desc())
+            .limit(kind.limit + 1)
         )
         rows = (await session.execute(stmt)).all()
         items = [(art, feed.display_name) for art, feed in rows[: kind.limit]]
@@ -688,8 +790,8 @@ async def bench(path: Path, args: argparse.Namespace, meta: dict[str, Any]) -> d
     try:
         async with store.read() as session:
             newest = int((await session.execute(select(func.max(db.Article.id)))).scalar_one())
-            last_seen = (await session.execute(select(func.max(db.Article.first_seen_at)))).scalar_one()
-        since = last_seen - timedelta(days=7)
+            last = (await session.execute(select(func.max(db.Article.published)))).scalar_one()
+        since = last - timedelta(days=7)
         if args.explain:
             await explain(store, clock, since)
             return {}
@@ -713,6 +815,7 @@ async def bench(path: Path, args: argparse.Namespace, meta: dict[str, Any]) -> d
                 for text in kind.queries
                 for f in (DEEP_FRACTIONS if kind.deep else (1.0,))
             ]
+            cases = [await _with_cursor(store, case) for case in cases]
             common = dict(runs=args.queries, budget=per_run, min_runs=args.min_runs)
             found = await measure(store, clock, kind, cases, run_find, since, **common)
             naive = await measure(store, clock, kind, cases, run_naive, since, **common)
@@ -819,6 +922,7 @@ def main() -> None:
             f" {meta['fts_rebuild_s']} s, optimize {meta['fts_optimize_s']} s),"
             f" {meta['db_bytes'] / 2**30:.2f} GiB"
         )
+    print(size_line(meta["sizes"]))
     docs = ", ".join(f"{term} {n:,}" for term, n in meta["term_docs"].items())
     print(f"articles containing each term (substring, either language): {docs}")
     print(
@@ -835,6 +939,7 @@ def main() -> None:
         "bench": "search",
         "articles": meta["articles"],
         "db_bytes": path.stat().st_size,
+        "sizes": meta["sizes"],
         "build_s": meta["build_s"],
         "fts_build": meta["fts_build"],
         "sqlite": sqlite3.sqlite_version,

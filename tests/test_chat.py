@@ -375,3 +375,50 @@ async def test_resume_skips_a_stored_query_that_no_longer_parses(
     assert len(runtime.subscriptions.index) == 1
     listing = await command(bot_api, 72, "/list")
     assert "nato" in listing and "(((b" in listing
+
+
+async def test_search_latest_and_backtest_read_the_body(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    """A word only the bodies hold: /search and /latest list those articles, /subscribe counts them."""
+    items = [
+        {
+            "title": f"Alliance meets {i}",
+            "link": f"https://e.com/a{i}",
+            "guid": f"a{i}",
+            "description": "Ministers met in Brussels.",
+            "content": f"<p>Stoltenberg said round {i} went well.</p>",
+        }
+        for i in range(3)
+    ] + [{"title": "Weather", "link": "https://e.com/w", "guid": "w", "content": "<p>Rain and sun.</p>"}]
+    await start_with_feed(bots, make_settings, feed_server, items)
+    found = await command(bot_api, 63, "/search stoltenberg")
+    assert found.count("•") == 3 and "Alliance meets 2" in found and "Weather" not in found
+    assert (await command(bot_api, 63, "/latest 20 stoltenberg")).count("•") == 3
+    assert "would have matched: 3" in await command(bot_api, 63, "/subscribe stoltenberg")
+
+
+async def test_search_and_latest_list_by_date_not_by_arrival(
+    bots: Bots, make_settings: Any, bot_api: FakeBotApi, feed_server: FeedServer
+) -> None:
+    """An item that appears in a later poll with an older date is listed below the newer ones."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    def item(name: str, hours_ago: float) -> dict[str, str]:
+        published = datetime.now(UTC) - timedelta(hours=hours_ago)
+        return {
+            "title": f"NATO {name}",
+            "link": f"https://e.com/{name}",
+            "guid": name,
+            "pubDate": format_datetime(published),
+        }
+
+    first = [item("two hours ago", 2), item("one hour ago", 1)]
+    runtime = await start_with_feed(bots, make_settings, feed_server, first)
+    feed_server.set_feed("/world.xml", rss([*first, item("three hours ago", 3)], title="World"))
+    assert (await runtime.poller.tick(force=True)).failed == 0
+    for text in ("/search nato", "/latest 5 nato", "/latest"):
+        reply = await command(bot_api, 64, text)
+        positions = [reply.index(f"NATO {n} hour") for n in ("one", "two", "three")]
+        assert positions == sorted(positions), (text, reply)

@@ -15,7 +15,7 @@ from bot.urls import public_url, redact, redact_text
 from tests.conftest import ADMIN_ID, Bots
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.feed_server import FeedServer, rss
-from tests.test_lifecycle import spawn, write_config
+from tests.test_lifecycle import Output, spawn, write_config
 from tests.test_pipeline import command
 
 SECRETS = ("reader", "Pa55w0rd", "SECRET")
@@ -93,6 +93,7 @@ async def test_no_feed_secret_in_any_log_line_at_debug(
     config = tmp_path / "config.toml"
     write_config(config, bot_api, secret_url(feed_server), f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
     proc = await spawn(config, log_level="DEBUG")
+    output = Output(proc)  # read as it comes: at DEBUG a full pipe would stop the child
     try:
         async with asyncio.timeout(20):  # the seed feed polled twice: a baseline, then a check
             while feed_server.hits("/priv.xml") < 2:
@@ -100,12 +101,12 @@ async def test_no_feed_secret_in_any_log_line_at_debug(
         await command(bot_api, ADMIN_ID, f"/addfeed {secret_url(feed_server, '/more.xml')} More")
         await command(bot_api, ADMIN_ID, "/feeds")
         proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), timeout=15)
+        await asyncio.wait_for(proc.wait(), timeout=15)
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    log = err.decode()
+    log = await output.text()
     assert "priv.xml" in log and "more.xml" in log and "DEBUG" in log
     assert not [s for s in SECRETS[1:] if s in log], [
         line for line in log.splitlines() if "Pa55w0rd" in line or "SECRET" in line

@@ -7,17 +7,17 @@ cases own their transactions.
 from __future__ import annotations
 
 from bot.db.articles import (
-    TRIGRAM_LENGTH,
     ArticleText,
     article_texts,
     articles_by_ids,
     chats_alerted_for_same_story,
     count_articles,
-    first_id_since,
+    count_indexed,
     get_article,
     insert_new_articles,
     latest_articles,
     renamed_links,
+    sort_key_floor,
 )
 from bot.db.changes import (
     LoggedChange,
@@ -84,7 +84,6 @@ from bot.db.upkeep import Stats, delivery_counts, prune, stats
 
 __all__ = [
     "CHUNK",
-    "TRIGRAM_LENGTH",
     "Article",
     "ArticleText",
     "Base",
@@ -110,6 +109,7 @@ __all__ = [
     "chats_alerted_for_same_story",
     "claim_delivery",
     "count_articles",
+    "count_indexed",
     "count_subscriptions",
     "deactivate_chat",
     "delivery_context",
@@ -121,7 +121,6 @@ __all__ = [
     "feed_by_id_or_url",
     "feed_by_url",
     "finish_delivery",
-    "first_id_since",
     "get_article",
     "get_chat",
     "get_feed",
@@ -150,6 +149,7 @@ __all__ = [
     "set_chat_language",
     "set_chat_paused",
     "set_subscription_muted",
+    "sort_key_floor",
     "stats",
     "subscription_ids_of",
     "subscription_states",

@@ -66,7 +66,7 @@ class Article(Base):
     content: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str] = mapped_column(String(300), default="")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    search_text: Mapped[str] = mapped_column(Text, default="")  # the matcher's normalized title + summary
+    search_text: Mapped[str] = mapped_column(Text, default="")  # index tokens of title, summary, body
     link_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 of the canonical link
     title_fp: Mapped[str | None] = mapped_column(String(64))  # sha256 of the title's fingerprint
 

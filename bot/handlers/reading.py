@@ -61,7 +61,7 @@ async def search_page(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of results and its pager; `cursors[i]` is where page i starts (0 = newest)."""
     start = cursors[page_no]
-    page = await search.find(context.services.store, query, limit=PAGE_SIZE, below_id=start or None)
+    page = await search.find(context.services.store, query, limit=PAGE_SIZE, before=start or None)
     if page.older is not None and len(cursors) == page_no + 1:
         cursors.append(page.older)
     title = tr(
