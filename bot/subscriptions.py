@@ -145,7 +145,7 @@ class Subscriptions:
     ) -> tuple[db.Subscription, bool]:
         """Add a subscription unless the chat has the same one; returns (subscription, created)."""
         async with self._changing(now) as change:
-            row = await _ensure_chat(change.session, chat, now)
+            row = await db.ensure_chat(change.session, chat.id, chat.type, chat.language, now)
             sub, created = await db.add_subscription(change.session, row.id, query, query_norm, now)
             if created:
                 if await db.count_subscriptions(change.session, row.id) > limit:
@@ -179,7 +179,7 @@ class Subscriptions:
     async def set_paused(self, chat: ChatRef, paused: bool, *, now: datetime) -> db.Chat:
         """Stop or restart every alert of a chat."""
         async with self._changing(now) as change:
-            row = await _ensure_chat(change.session, chat, now)
+            row = await db.ensure_chat(change.session, chat.id, chat.type, chat.language, now)
             await db.set_chat_paused(change.session, row.id, paused)
             ids = await db.subscription_ids_of(change.session, row.id)
             change.note(ChangeKind.PAUSE if paused else ChangeKind.RESUME, row.id, ids)
@@ -212,11 +212,3 @@ class Subscriptions:
         """Forget log rows older than a week (the newest row always stays)."""
         async with self.store.write() as session:
             return await db.prune_changes(session, now, keep=LOG_RETENTION)
-
-
-async def _ensure_chat(session: AsyncSession, chat: ChatRef, now: datetime) -> db.Chat:
-    """The chat's row, created on first contact."""
-    row = await db.get_chat(session, chat.id)
-    if row is None:
-        row = await db.upsert_chat(session, chat.id, chat.type, chat.language, now)
-    return row

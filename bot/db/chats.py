@@ -32,6 +32,14 @@ async def upsert_chat(
     return chat
 
 
+async def ensure_chat(
+    session: AsyncSession, chat_id: int, chat_type: str, language: str | None, now: datetime
+) -> Chat:
+    """The chat's row, created on first contact (a known chat is left as it is)."""
+    chat = await session.get(Chat, chat_id)
+    return chat if chat is not None else await upsert_chat(session, chat_id, chat_type, language, now)
+
+
 async def get_chat(session: AsyncSession, chat_id: int) -> Chat | None:
     return await session.get(Chat, chat_id)
 

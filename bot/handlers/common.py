@@ -9,12 +9,10 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot import db
 from bot.domain import UserInputError
 from bot.i18n import Translator, pick_language, translator
 from bot.services import GROUP_ADMIN_TTL, BotContext
@@ -110,16 +108,6 @@ def chat_managers_only(handler: Handler) -> Handler:
         await handler(update, context)
 
     return guarded
-
-
-async def ensure_chat(session: AsyncSession, update: Update, context: BotContext) -> db.Chat:
-    """The chat's row, created on first contact."""
-    chat = update.effective_chat
-    assert chat is not None
-    row = await db.get_chat(session, chat.id)
-    if row is None:
-        row = await db.upsert_chat(session, chat.id, chat.type, tr_for(update, context).lang, now())
-    return row
 
 
 def chat_ref(update: Update, context: BotContext) -> ChatRef:

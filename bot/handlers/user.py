@@ -14,7 +14,6 @@ from bot.handlers.common import (
     chat_id_of,
     chat_managers_only,
     chat_ref,
-    ensure_chat,
     now,
     reply,
     tr_for,
@@ -163,7 +162,8 @@ async def lang(update: Update, context: BotContext) -> None:
         tr = tr_for(update, context)
         raise UserInputError(tr("Usage: /lang en or /lang zh"))
     async with context.services.store.write() as session:
-        chat = await ensure_chat(session, update, context)
+        ref = chat_ref(update, context)
+        chat = await db.ensure_chat(session, ref.id, ref.type, ref.language, now())
         await db.set_chat_language(session, chat.id, choice)
     context.services.languages[chat.id] = choice
     tr = tr_for(update, context)
